@@ -1,0 +1,66 @@
+"""Input checks shared by the cells and layers, written so that TorchScript compiles them.
+
+Each failure raises ``ValueError`` naming the problem and what was expected. Under
+``torch.jit.script`` the interpreter re-raises it as ``torch.jit.Error`` whose message ends in
+``ValueError: <the same text>`` (TorchScript cannot raise Python exception classes as such).
+"""
+
+from typing import List
+
+import torch
+from torch import Tensor
+
+
+def shape_str(shape: List[int]) -> str:
+    """``(2, 3, 4)`` style text for a shape, for error messages."""
+    return "(" + ", ".join([str(d) for d in shape]) + ")"
+
+
+def check_features(input: Tensor, input_size: int, what: str) -> None:
+    """The last axis of ``input`` must hold ``input_size`` features."""
+    if input.size(-1) != input_size:
+        raise ValueError(
+            "{} has {} features on its last axis but the module was built with "
+            "input_size={}".format(what, input.size(-1), input_size)
+        )
+
+
+def check_floating(input: Tensor, what: str) -> None:
+    """Recurrent math needs a floating-point input (token ids go through an embedding first)."""
+    if not input.is_floating_point():
+        raise ValueError(
+            "{} must be a floating-point tensor, got {}; embed integer ids first".format(
+                what, input.dtype
+            )
+        )
+
+
+def check_state(state: Tensor, expected: List[int], what: str) -> None:
+    """A hidden or cell state must have exactly the ``expected`` shape."""
+    if list(state.size()) != expected:
+        raise ValueError(
+            "{} has shape {} but {} was expected".format(
+                what, shape_str(state.size()), shape_str(expected)
+            )
+        )
+
+
+def check_lengths(lengths: Tensor, batch: int, time: int) -> None:
+    """``lengths`` must be integer, shape (batch,), every value in [1, time]."""
+    if lengths.dim() != 1 or lengths.size(0) != batch:
+        raise ValueError(
+            "lengths has shape {} but ({},) was expected, one length per sequence".format(
+                shape_str(lengths.size()), batch
+            )
+        )
+    if lengths.is_floating_point() or lengths.dtype == torch.bool:
+        raise ValueError("lengths must be an integer tensor (int64), got {}".format(lengths.dtype))
+    if batch > 0:
+        low = int(lengths.min())
+        high = int(lengths.max())
+        if low < 1 or high > time:
+            raise ValueError(
+                "lengths must lie in [1, {}] (the time axis), got values from {} to {}".format(
+                    time, low, high
+                )
+            )
