@@ -27,12 +27,12 @@ LAYER_CASES = {
     "zero_time": (lambda k: (torch.zeros(0, 2, 3), None, None), r"zero-length time axis"),
     "length_zero": (lambda k: (torch.zeros(5, 2, 3), None, torch.tensor([0, 5])), r"lengths must lie in \[1, 5\].* from 0 to 5"),
     "length_too_long": (lambda k: (torch.zeros(5, 2, 3), None, torch.tensor([6, 2])), r"lengths must lie in \[1, 5\]"),
-    "lengths_2d": (lambda k: (torch.zeros(5, 2, 3), None, torch.tensor([[1, 2]])), r"lengths has shape \(1, 2\) but \(2,\) was expected"),
-    "lengths_batch": (lambda k: (torch.zeros(5, 2, 3), None, torch.tensor([1, 2, 3])), r"lengths has shape \(3\) but \(2,\)"),
+    "lengths_2d": (lambda k: (torch.zeros(5, 2, 3), None, torch.tensor([[1, 2]])), r"lengths has shape \[1, 2\] but \[2\] was expected"),
+    "lengths_batch": (lambda k: (torch.zeros(5, 2, 3), None, torch.tensor([1, 2, 3])), r"lengths has shape \[3\] but \[2\]"),
     "lengths_float": (lambda k: (torch.zeros(5, 2, 3), None, torch.tensor([1.0, 2.0])), r"lengths must be an integer tensor"),
     "lengths_unbatched": (lambda k: (torch.zeros(5, 3), None, torch.tensor([2])), r"lengths needs a batched 3-D input"),
-    "state_shape": (lambda k: (torch.zeros(5, 2, 3), _state(k, (1, 3, H)), None), r"h_0 has shape \(1, 3, 4\) but \(1, 2, 4\) was expected"),
-    "state_unbatched": (lambda k: (torch.zeros(5, 3), _state(k, (1, 2, H)), None), r"h_0 has shape \(1, 2, 4\) but \(1, 4\)"),
+    "state_shape": (lambda k: (torch.zeros(5, 2, 3), _state(k, (1, 3, H)), None), r"h_0 has shape \[1, 3, 4\] but \[1, 2, 4\] was expected"),
+    "state_unbatched": (lambda k: (torch.zeros(5, 3), _state(k, (1, 2, H)), None), r"h_0 has shape \[1, 2, 4\] but \[1, 4\]"),
 }
 
 
@@ -54,15 +54,15 @@ def test_layer_rejects_bad_input(kind, case, mode):
 def test_lstm_cell_state_is_checked():
     layer = zoo.nn.LSTM(3, H)
     hx = (torch.zeros(1, 2, H), torch.zeros(1, 2, H + 1))
-    with pytest.raises(ValueError, match=r"c_0 has shape \(1, 2, 5\)"):
+    with pytest.raises(ValueError, match=r"c_0 has shape \[1, 2, 5\]"):
         layer(torch.zeros(5, 2, 3), hx)
 
 
 CELL_CASES = {
     "rank_3": (lambda k: (torch.zeros(2, 2, 3), None), r"expects a 2-D .* got 3-D"),
     "features": (lambda k: (torch.zeros(2, 5), None), r"input has 5 features .* input_size=3"),
-    "state_shape": (lambda k: (torch.zeros(2, 3), _state(k, (3, H))), r"has shape \(3, 4\) but \(2, 4\) was expected"),
-    "state_unbatched": (lambda k: (torch.zeros(3), _state(k, (1, H))), r"has shape \(1, 4\) but \(4\) was expected"),
+    "state_shape": (lambda k: (torch.zeros(2, 3), _state(k, (3, H))), r"has shape \[3, 4\] but \[2, 4\] was expected"),
+    "state_unbatched": (lambda k: (torch.zeros(3), _state(k, (1, H))), r"has shape \[1, 4\] but \[4\] was expected"),
 }
 
 

@@ -3,17 +3,16 @@
 Each failure raises ``ValueError`` naming the problem and what was expected. Under
 ``torch.jit.script`` the interpreter re-raises it as ``torch.jit.Error`` whose message ends in
 ``ValueError: <the same text>`` (TorchScript cannot raise Python exception classes as such).
+
+Shapes are formatted as plain int lists (``[2, 3, 4]``): building text with a comprehension
+and ``join`` inside a scripted function breaks the ONNX exporter ("len(node_outputs)=1 !=
+n_outputs=0"), even on a branch that only raises.
 """
 
 from typing import List
 
 import torch
 from torch import Tensor
-
-
-def shape_str(shape: List[int]) -> str:
-    """``(2, 3, 4)`` style text for a shape, for error messages."""
-    return "(" + ", ".join([str(d) for d in shape]) + ")"
 
 
 def check_features(input: Tensor, input_size: int, what: str) -> None:
@@ -39,9 +38,7 @@ def check_state(state: Tensor, expected: List[int], what: str) -> None:
     """A hidden or cell state must have exactly the ``expected`` shape."""
     if list(state.size()) != expected:
         raise ValueError(
-            "{} has shape {} but {} was expected".format(
-                what, shape_str(state.size()), shape_str(expected)
-            )
+            "{} has shape {} but {} was expected".format(what, list(state.size()), expected)
         )
 
 
@@ -49,8 +46,8 @@ def check_lengths(lengths: Tensor, batch: int, time: int) -> None:
     """``lengths`` must be integer, shape (batch,), every value in [1, time]."""
     if lengths.dim() != 1 or lengths.size(0) != batch:
         raise ValueError(
-            "lengths has shape {} but ({},) was expected, one length per sequence".format(
-                shape_str(lengths.size()), batch
+            "lengths has shape {} but [{}] was expected, one length per sequence".format(
+                list(lengths.size()), batch
             )
         )
     if lengths.is_floating_point() or lengths.dtype == torch.bool:

@@ -9,9 +9,18 @@ import torch
 from torch import Tensor
 
 
+def _steps(lengths: Tensor, time: int) -> Tensor:
+    """(T, 1) step numbers 0..T-1 with the dtype and device of ``lengths``.
+
+    ``.to(lengths)`` rather than ``arange(device=...)``: the ONNX exporter cannot convert the
+    ``prim::device`` that reading ``lengths.device`` produces.
+    """
+    return torch.arange(time).to(lengths).unsqueeze(1)
+
+
 def step_mask(lengths: Tensor, time: int) -> Tensor:
     """(T, B, 1) bool, True where step t is inside sequence b."""
-    steps = torch.arange(time, device=lengths.device).unsqueeze(1)  # (T, 1)
+    steps = _steps(lengths, time)
     return (steps < lengths.unsqueeze(0)).unsqueeze(2)
 
 
@@ -21,8 +30,8 @@ def reverse_index(lengths: Tensor, time: int) -> Tensor:
     Step t of sequence b maps to ``length_b - 1 - t`` inside the sequence and to itself in the
     padding, so the map is its own inverse: the same index reverses the outputs back.
     """
-    steps = torch.arange(time, device=lengths.device).unsqueeze(1)  # (T, 1)
-    lengths = lengths.unsqueeze(0).to(steps.dtype)  # (1, B)
+    steps = _steps(lengths, time)
+    lengths = lengths.unsqueeze(0)  # (1, B)
     return torch.where(steps < lengths, lengths - 1 - steps, steps.expand(time, lengths.size(1)))
 
 

@@ -161,8 +161,12 @@ class _RecurrentBase(nn.Module):
 
     def _run(
         self, input: Tensor, hx: Optional[List[Tensor]], lengths: Optional[Tensor]
-    ) -> Tuple[Tensor, List[Tensor]]:
-        """Checks the arguments, runs every layer and direction, returns (output, states)."""
+    ) -> Tuple[Tensor, Tensor]:
+        """Checks the arguments, runs every layer and direction.
+
+        Returns the output and the final states stacked as (L*D, states, B, H) ((L*D, states,
+        H) unbatched), states in the order ``[h]`` or ``[h, c]``.
+        """
         if input.dim() not in (2, 3):
             raise ValueError(
                 "input must be 3-D ({}) or 2-D (time, features) for one unbatched sequence, "
@@ -181,7 +185,7 @@ class _RecurrentBase(nn.Module):
                 )
             x = input.unsqueeze(1)
         elif self.batch_first:
-            x = input.transpose(0, 1)
+            x = input.permute(1, 0, 2)
         else:
             x = input
         time = x.size(0)
@@ -192,31 +196,32 @@ class _RecurrentBase(nn.Module):
         layers_dirs = self.num_layers * self.num_directions
         states: List[Tensor] = []
         if hx is None:
-            zeros = torch.zeros(
-                layers_dirs, batch, self.hidden_size, dtype=x.dtype, device=x.device
-            )
+            # new_zeros, not torch.zeros(device=...): the ONNX exporter cannot convert prim::device.
+            zeros = x.new_zeros([layers_dirs, batch, self.hidden_size])
             for _ in range(self._state_count()):
                 states.append(zeros)
         else:
-            names = ["h_0", "c_0"]
             for k in range(len(hx)):
                 state = hx[k]
+                # A conditional, not a list of names: the ONNX exporter cannot index a str list.
+                name = "h_0" if k == 0 else "c_0"
                 if unbatched:
-                    check_state(state, [layers_dirs, self.hidden_size], names[k])
+                    check_state(state, [layers_dirs, self.hidden_size], name)
                     state = state.unsqueeze(1)
                 else:
-                    check_state(state, [layers_dirs, batch, self.hidden_size], names[k])
+                    check_state(state, [layers_dirs, batch, self.hidden_size], name)
                 states.append(state)
 
         mask: Optional[Tensor] = None
         rev_index: Optional[Tensor] = None
         if lengths is not None:
             check_lengths(lengths, batch, time)
-            lengths = lengths.to(x.device)
             mask = step_mask(lengths, time)  # (T, B, 1)
             rev_index = reverse_index(lengths, time)  # (T, B)
 
-        finals: List[List[Tensor]] = [[] for _ in range(len(states))]
+        # Final states in (layer, direction, state) order, stacked once at the end: the ONNX
+        # exporter cannot lower appends into a nested List[List[Tensor]].
+        finals: List[Tensor] = []
         weights = self._flat_weights
         layer_input = x
         for layer in range(self.num_layers):
@@ -242,8 +247,8 @@ class _RecurrentBase(nn.Module):
                 if direction == 1:
                     out = out.flip(0) if rev_index is None else reverse_time(out, rev_index)
                 direction_outputs.append(out)
-                for k in range(len(last)):
-                    finals[k].append(last[k])
+                for state in last:  # append, not extend: the ONNX exporter only lowers append
+                    finals.append(state)
             output = direction_outputs[0]
             if self.num_directions == 2:
                 output = torch.cat(direction_outputs, 2)  # (T, B, 2H)
@@ -253,13 +258,19 @@ class _RecurrentBase(nn.Module):
                 output = F.dropout(output, self.dropout, True)
             layer_input = output
 
-        final_states = [torch.stack(parts) for parts in finals]  # each (L*D, B, H)
+        count = len(states)
+        stacked = torch.stack(finals).view(layers_dirs, count, batch, self.hidden_size)
         output = layer_input
         if unbatched:
-            return output.squeeze(1), [state.squeeze(1) for state in final_states]
-        if self.batch_first:
-            output = output.transpose(0, 1)
-        return output, final_states
+            output = output.squeeze(1)
+            stacked = stacked.squeeze(2)
+        elif self.batch_first:
+            # permute, not transpose: the ONNX exporter needs the rank for a transpose, and
+            # loses it on a tensor that comes out of a loop.
+            output = output.permute(1, 0, 2)
+        # Two tensors and one return: the ONNX exporter mistypes a list inside a tuple that
+        # leaves a scripted function through several returns, and cannot concatenate lists.
+        return output, stacked
 
     def _state_count(self) -> int:
         return 1
@@ -302,8 +313,10 @@ class RNN(_RecurrentBase):
         w_hh_t = w_hh.t()
         relu = self.nonlinearity == "relu"
         outputs: List[Tensor] = []
-        for t in range(gx.size(0)):
-            h_next = rnn_relu_step(gx[t], h, w_hh_t) if relu else rnn_tanh_step(gx[t], h, w_hh_t)
+        # unbind, not gx[t]: each gx[t]'s backward would write a zero gradient as large as gx,
+        # making the backward pass quadratic in time.
+        for t, gx_t in enumerate(gx.unbind(0)):
+            h_next = rnn_relu_step(gx_t, h, w_hh_t) if relu else rnn_tanh_step(gx_t, h, w_hh_t)
             outputs.append(h_next)
             h = h_next if mask is None else torch.where(mask[t], h_next, h)
         return torch.stack(outputs), [h]
@@ -313,7 +326,7 @@ class RNN(_RecurrentBase):
     ) -> Tuple[Tensor, Tensor]:
         states: Optional[List[Tensor]] = None if hx is None else [hx]
         output, final = self._run(input, states, lengths)
-        return output, final[0]
+        return output, final[:, 0]
 
 
 class LSTM(_RecurrentBase):
@@ -354,8 +367,10 @@ class LSTM(_RecurrentBase):
         c = state[1]
         w_hh_t = w_hh.t()
         outputs: List[Tensor] = []
-        for t in range(gx.size(0)):
-            h_next, c_next = lstm_step(gx[t], h, c, w_hh_t)
+        # unbind, not gx[t]: each gx[t]'s backward would write a zero gradient as large as gx,
+        # making the backward pass quadratic in time.
+        for t, gx_t in enumerate(gx.unbind(0)):
+            h_next, c_next = lstm_step(gx_t, h, c, w_hh_t)
             outputs.append(h_next)
             if mask is None:
                 h = h_next
@@ -374,7 +389,7 @@ class LSTM(_RecurrentBase):
     ) -> Tuple[Tensor, Tuple[Tensor, Tensor]]:
         states: Optional[List[Tensor]] = None if hx is None else [hx[0], hx[1]]
         output, final = self._run(input, states, lengths)
-        return output, (final[0], final[1])
+        return output, (final[:, 0], final[:, 1])
 
 
 class GRU(_RecurrentBase):
@@ -409,8 +424,10 @@ class GRU(_RecurrentBase):
         h = state[0]
         w_hh_t = w_hh.t()
         outputs: List[Tensor] = []
-        for t in range(gx.size(0)):
-            h_next = gru_step(gx[t], h, w_hh_t, b_hh)
+        # unbind, not gx[t]: each gx[t]'s backward would write a zero gradient as large as gx,
+        # making the backward pass quadratic in time.
+        for t, gx_t in enumerate(gx.unbind(0)):
+            h_next = gru_step(gx_t, h, w_hh_t, b_hh)
             outputs.append(h_next)
             h = h_next if mask is None else torch.where(mask[t], h_next, h)
         return torch.stack(outputs), [h]
@@ -420,4 +437,4 @@ class GRU(_RecurrentBase):
     ) -> Tuple[Tensor, Tensor]:
         states: Optional[List[Tensor]] = None if hx is None else [hx]
         output, final = self._run(input, states, lengths)
-        return output, final[0]
+        return output, final[:, 0]

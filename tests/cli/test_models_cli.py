@@ -1,0 +1,86 @@
+"""`zoo --help/--version` and `zoo models list|info|check`, through Typer's CliRunner."""
+
+import re
+
+from typer.testing import CliRunner
+
+import zoo
+from zoo.cli import app
+
+runner = CliRunner()
+
+
+def _plain(text: str) -> str:
+    """Rich draws boxes and may wrap; collapse to words for matching."""
+    return re.sub(r"[\s│┃|]+", " ", text)
+
+
+def test_help_lists_the_nouns():
+    result = runner.invoke(app, ["--help"])
+    assert result.exit_code == 0
+    assert "models" in result.output
+
+
+def test_version():
+    result = runner.invoke(app, ["--version"])
+    assert result.exit_code == 0
+    assert result.output.strip() == f"zoo {zoo.__version__}"
+
+
+def test_models_list_shows_the_layers():
+    result = runner.invoke(app, ["models", "list"])
+    assert result.exit_code == 0, result.output
+    for name in ("manual-rnn", "manual-lstm", "manual-gru"):
+        assert name in result.output
+    assert "99,328" in result.output  # manual-lstm's default parameter count
+
+
+def test_models_list_pattern_and_markdown():
+    result = runner.invoke(app, ["models", "list", "*gru*", "--markdown"])
+    assert result.exit_code == 0, result.output
+    assert "| `manual-gru` | encoder | 74,496 |" in result.output
+    assert "manual-lstm" not in result.output
+
+
+def test_models_list_without_match_fails():
+    result = runner.invoke(app, ["models", "list", "nothing*"])
+    assert result.exit_code == 2
+    assert "no model matches 'nothing*'" in result.output
+
+
+def test_models_info_shows_config_and_signature():
+    result = runner.invoke(app, ["models", "info", "manual-lstm"])
+    assert result.exit_code == 0, result.output
+    text = _plain(result.output)
+    assert "hidden_size int 128 hidden units per direction" in text
+    assert "input input float32 (batch, time, 64)" in text
+    assert "output c_n float32 (1, batch, 128)" in text
+    assert "h_0 <- h_n, c_0 <- c_n" in text
+
+
+def test_models_info_unknown_name_suggests():
+    result = runner.invoke(app, ["models", "info", "manual-lstn"])
+    assert result.exit_code == 2
+    assert "did you mean 'manual-lstm'" in result.output
+
+
+def test_models_check_scripts_and_compares():
+    result = runner.invoke(app, ["models", "check", "manual-gru", "--set", "bidirectional=true", "--set", "num_layers=2", "--time", "5"])
+    assert result.exit_code == 0, result.output
+    assert "ok: scripted, saved, reloaded and equal to eager" in result.output
+    assert "(2, 5, 256)" in result.output
+
+
+def test_models_check_rejects_bad_overrides():
+    result = runner.invoke(app, ["models", "check", "manual-gru", "--set", "hiden_size=3"])
+    assert result.exit_code == 2
+    assert "did you mean 'hidden_size'" in result.output
+    result = runner.invoke(app, ["models", "check", "manual-gru", "--set", "hidden_size=big"])
+    assert result.exit_code == 2
+    assert "hidden_size takes a value of type int" in result.output
+    result = runner.invoke(app, ["models", "check", "manual-gru", "--set", "hidden_size"])
+    assert result.exit_code == 2
+    assert "--set expects key=value" in result.output
+    result = runner.invoke(app, ["models", "check", "manual-rnn", "--set", "nonlinearity=gelu"])
+    assert result.exit_code == 2
+    assert "nonlinearity must be 'tanh' or 'relu'" in result.output
