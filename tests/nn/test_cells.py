@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from tests.nn.twins import CELL_KINDS, TOLERANCE, assert_same, flat, loss_weights, make_twins, weighted_sum, with_grad
+from tests.nn.twins import CELL_KINDS, TOLERANCE, assert_backward_matches, assert_same, flat, make_twins, with_grad
 
 INPUT, HIDDEN, BATCH = 3, 5, 4
 
@@ -30,17 +30,9 @@ def test_cell_matches_torch(kind, bias, with_state, batched, dtype, mode):
     atol = TOLERANCE[dtype]
     assert_same(got, want, atol, "outputs")
 
-    weights = loss_weights(want, seed=6)
-    weighted_sum(got, weights).backward()
-    weighted_sum(want, weights).backward()
     leaves_ours = [x_ours] + ([] if hx is None else flat(hx_ours))
     leaves_ref = [x_ref] + ([] if hx is None else flat(hx_ref))
-    assert_same([t.grad for t in leaves_ours], [t.grad for t in leaves_ref], atol, "input grads")
-    ref_params = dict(ref.named_parameters())
-    our_params = dict(ours.named_parameters())
-    assert sorted(our_params) == sorted(ref_params)
-    names = sorted(ref_params)
-    assert_same([our_params[n].grad for n in names], [ref_params[n].grad for n in names], atol, "param grads")
+    assert_backward_matches(got, want, (leaves_ours, leaves_ref), (ours, ref), atol)
 
 
 @pytest.mark.parametrize("kind", list(CELL_KINDS))

@@ -80,3 +80,24 @@ def loss_weights(outputs: List[Tensor], seed: int) -> List[Tensor]:
 
 def weighted_sum(outputs: List[Tensor], weights: List[Tensor]) -> Tensor:
     return sum((o * w).sum() for o, w in zip(outputs, weights))  # type: ignore[return-value]
+
+
+def assert_backward_matches(
+    got: List[Tensor],
+    want: List[Tensor],
+    leaves: Tuple[List[Tensor], List[Tensor]],
+    modules: Tuple[nn.Module, nn.Module],
+    atol: float,
+) -> None:
+    """Backpropagates one weighted loss through both runs and compares the gradients of the
+    input leaves (ours, reference) and of every parameter, matched by name."""
+    weights = loss_weights(want, seed=2)
+    weighted_sum(got, weights).backward()
+    weighted_sum(want, weights).backward()
+    ours_leaves, ref_leaves = leaves
+    assert_same([t.grad for t in ours_leaves], [t.grad for t in ref_leaves], atol, "input grads")
+    our_params = dict(modules[0].named_parameters())
+    ref_params = dict(modules[1].named_parameters())
+    assert sorted(our_params) == sorted(ref_params)
+    names = sorted(ref_params)
+    assert_same([our_params[n].grad for n in names], [ref_params[n].grad for n in names], atol, f"param grads {names}")

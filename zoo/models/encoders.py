@@ -6,10 +6,10 @@ the tools (`zoo models check`, export, parity) exercise the layers on their own.
 """
 
 from dataclasses import dataclass, field
-from typing import List, Tuple
+from typing import Any, Callable, List, Tuple
 
 import torch
-from torch import Tensor, nn
+from torch import nn
 
 from zoo.nn import GRU, LSTM, RNN
 from zoo.registry import ExampleInputs, ModelSpec, Signature, TensorSpec, register_model
@@ -91,42 +91,33 @@ def _build_gru(cfg: EncoderConfig) -> nn.Module:
     return GRU(**_layer_kwargs(cfg))
 
 
-register_model(
-    ModelSpec(
-        name="manual-rnn",
-        config_cls=RNNEncoderConfig,
-        builder=_build_rnn,
-        task="encoder",
-        signature=lambda cfg: _signature(cfg, ["h"]),
-        example_inputs=lambda cfg, b, t, g: _example(cfg, b, t, g, 1),
-        stateful=True,
-        default_data=None,
-        description="zoo.nn.RNN: hand-written Elman RNN layer, twin of torch.nn.RNN",
+def _register_encoder(
+    name: str, config_cls: type, builder: Callable[[Any], nn.Module], states: List[str], what: str
+) -> None:
+    register_model(
+        ModelSpec(
+            name=name,
+            config_cls=config_cls,
+            builder=builder,
+            task="encoder",
+            signature=lambda cfg: _signature(cfg, states),
+            example_inputs=lambda cfg, b, t, g: _example(cfg, b, t, g, len(states)),
+            stateful=True,
+            default_data=None,
+            description=what,
+        )
     )
-)
-register_model(
-    ModelSpec(
-        name="manual-lstm",
-        config_cls=EncoderConfig,
-        builder=_build_lstm,
-        task="encoder",
-        signature=lambda cfg: _signature(cfg, ["h", "c"]),
-        example_inputs=lambda cfg, b, t, g: _example(cfg, b, t, g, 2),
-        stateful=True,
-        default_data=None,
-        description="zoo.nn.LSTM: hand-written LSTM layer, twin of torch.nn.LSTM",
-    )
-)
-register_model(
-    ModelSpec(
-        name="manual-gru",
-        config_cls=EncoderConfig,
-        builder=_build_gru,
-        task="encoder",
-        signature=lambda cfg: _signature(cfg, ["h"]),
-        example_inputs=lambda cfg, b, t, g: _example(cfg, b, t, g, 1),
-        stateful=True,
-        default_data=None,
-        description="zoo.nn.GRU: hand-written GRU layer, twin of torch.nn.GRU",
-    )
-)
+
+
+_register_encoder(
+    "manual-rnn", RNNEncoderConfig, _build_rnn, ["h"],
+    "zoo.nn.RNN: hand-written Elman RNN layer, twin of torch.nn.RNN",
+)  # fmt: skip
+_register_encoder(
+    "manual-lstm", EncoderConfig, _build_lstm, ["h", "c"],
+    "zoo.nn.LSTM: hand-written LSTM layer, twin of torch.nn.LSTM",
+)  # fmt: skip
+_register_encoder(
+    "manual-gru", EncoderConfig, _build_gru, ["h"],
+    "zoo.nn.GRU: hand-written GRU layer, twin of torch.nn.GRU",
+)  # fmt: skip

@@ -29,7 +29,8 @@ def lstm_step(gx: Tensor, h: Tensor, c: Tensor, w_hh_t: Tensor) -> Tuple[Tensor,
     gates = torch.addmm(gx, h, w_hh_t)  # (B, 4H)
     hidden = h.size(1)
     # One sigmoid over all four gates is cheaper per step than three separate calls; the
-    # sigmoid of the g block is simply unused.
+    # sigmoid of the g block is simply unused. Slices, not chunk(4, 1): TorchScript's autodiff
+    # drops the gradient of an unused chunk and then concatenates too few columns.
     sig = torch.sigmoid(gates)
     i = sig[:, :hidden]
     f = sig[:, hidden : 2 * hidden]
