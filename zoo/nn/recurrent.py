@@ -151,11 +151,13 @@ class _RecurrentBase(nn.Module):
         state: List[Tensor],
         w_hh: Tensor,
         b_hh: Optional[Tensor],
-        mask: Optional[Tensor],
+        mask: Tensor,
+        ragged: bool,
     ) -> Tuple[Tensor, List[Tensor]]:
         """Runs one direction over time: gx (T, B, G) -> outputs (T, B, H), final state.
 
-        With ``mask`` (T, B, 1) a sequence's state stops changing after its last valid step.
+        When ``ragged``, ``mask`` (T, B, 1) is True inside each sequence, and a sequence's state
+        stops changing after its last valid step.
         """
         raise NotImplementedError("subclasses implement _scan")
 
@@ -212,8 +214,11 @@ class _RecurrentBase(nn.Module):
                     check_state(state, [layers_dirs, batch, self.hidden_size], name)
                 states.append(state)
 
-        mask: Optional[Tensor] = None
-        rev_index: Optional[Tensor] = None
+        # Plain tensors and a flag rather than Optional locals: an Optional that is assigned on
+        # one branch becomes an untyped ONNX Optional that onnxruntime refuses to load.
+        ragged = lengths is not None
+        mask = x.new_zeros([0], dtype=torch.bool)
+        rev_index = x.new_zeros([0], dtype=torch.long)
         if lengths is not None:
             check_lengths(lengths, batch, time)
             mask = step_mask(lengths, time)  # (T, B, 1)
@@ -238,21 +243,21 @@ class _RecurrentBase(nn.Module):
                     b_hh = weights[first + 3]
                 seq = layer_input
                 if direction == 1:
-                    seq = layer_input.flip(0) if rev_index is None else reverse_time(seq, rev_index)
+                    seq = reverse_time(seq, rev_index) if ragged else layer_input.flip(0)
                 if b_ih is not None and b_hh is not None and self.fold_hidden_bias:
                     b_ih = b_ih + b_hh
                 gx = F.linear(seq, w_ih, b_ih)  # (T, B, G), every step in one product
                 start = [state[index] for state in states]
-                out, last = self._scan(gx, start, w_hh, b_hh, mask)
+                out, last = self._scan(gx, start, w_hh, b_hh, mask, ragged)
                 if direction == 1:
-                    out = out.flip(0) if rev_index is None else reverse_time(out, rev_index)
+                    out = reverse_time(out, rev_index) if ragged else out.flip(0)
                 direction_outputs.append(out)
                 for state in last:  # append, not extend: the ONNX exporter only lowers append
                     finals.append(state)
             output = direction_outputs[0]
             if self.num_directions == 2:
                 output = torch.cat(direction_outputs, 2)  # (T, B, 2H)
-            if mask is not None:
+            if ragged:
                 output = output.masked_fill(~mask, 0.0)
             if self.dropout > 0.0 and self.training and layer < self.num_layers - 1:
                 output = F.dropout(output, self.dropout, True)
@@ -307,7 +312,8 @@ class RNN(_RecurrentBase):
         state: List[Tensor],
         w_hh: Tensor,
         b_hh: Optional[Tensor],
-        mask: Optional[Tensor],
+        mask: Tensor,
+        ragged: bool,
     ) -> Tuple[Tensor, List[Tensor]]:
         h = state[0]
         w_hh_t = w_hh.t()
@@ -318,7 +324,7 @@ class RNN(_RecurrentBase):
         for t, gx_t in enumerate(gx.unbind(0)):
             h_next = rnn_relu_step(gx_t, h, w_hh_t) if relu else rnn_tanh_step(gx_t, h, w_hh_t)
             outputs.append(h_next)
-            h = h_next if mask is None else torch.where(mask[t], h_next, h)
+            h = torch.where(mask[t], h_next, h) if ragged else h_next
         return torch.stack(outputs), [h]
 
     def forward(
@@ -361,7 +367,8 @@ class LSTM(_RecurrentBase):
         state: List[Tensor],
         w_hh: Tensor,
         b_hh: Optional[Tensor],
-        mask: Optional[Tensor],
+        mask: Tensor,
+        ragged: bool,
     ) -> Tuple[Tensor, List[Tensor]]:
         h = state[0]
         c = state[1]
@@ -372,13 +379,13 @@ class LSTM(_RecurrentBase):
         for t, gx_t in enumerate(gx.unbind(0)):
             h_next, c_next = lstm_step(gx_t, h, c, w_hh_t)
             outputs.append(h_next)
-            if mask is None:
-                h = h_next
-                c = c_next
-            else:
+            if ragged:
                 keep = mask[t]
                 h = torch.where(keep, h_next, h)
                 c = torch.where(keep, c_next, c)
+            else:
+                h = h_next
+                c = c_next
         return torch.stack(outputs), [h, c]
 
     def forward(
@@ -419,7 +426,8 @@ class GRU(_RecurrentBase):
         state: List[Tensor],
         w_hh: Tensor,
         b_hh: Optional[Tensor],
-        mask: Optional[Tensor],
+        mask: Tensor,
+        ragged: bool,
     ) -> Tuple[Tensor, List[Tensor]]:
         h = state[0]
         w_hh_t = w_hh.t()
@@ -429,7 +437,7 @@ class GRU(_RecurrentBase):
         for t, gx_t in enumerate(gx.unbind(0)):
             h_next = gru_step(gx_t, h, w_hh_t, b_hh)
             outputs.append(h_next)
-            h = h_next if mask is None else torch.where(mask[t], h_next, h)
+            h = torch.where(mask[t], h_next, h) if ragged else h_next
         return torch.stack(outputs), [h]
 
     def forward(
