@@ -68,7 +68,6 @@ class _CellBase(nn.Module):
     def _state(self, state: Optional[Tensor], input: Tensor, batched: Tensor, what: str) -> Tensor:
         """Checks a given state against the input (same batching) or makes the zero state."""
         if state is None:
-            # new_zeros, not torch.zeros(device=...): the ONNX exporter cannot convert prim::device.
             return batched.new_zeros([batched.size(0), self.hidden_size])
         if input.dim() == 1:
             check_state(state, [self.hidden_size], what)

@@ -10,12 +10,8 @@ from torch import Tensor
 
 
 def _steps(lengths: Tensor, time: int) -> Tensor:
-    """(T, 1) step numbers 0..T-1 with the dtype and device of ``lengths``.
-
-    ``.to(lengths)`` rather than ``arange(device=...)``: the ONNX exporter cannot convert the
-    ``prim::device`` that reading ``lengths.device`` produces.
-    """
-    return torch.arange(time).to(lengths).unsqueeze(1)
+    """(T, 1) step numbers 0..T-1 with the dtype and device of ``lengths``."""
+    return torch.arange(time, dtype=lengths.dtype, device=lengths.device).unsqueeze(1)
 
 
 def step_mask(lengths: Tensor, time: int) -> Tensor:

@@ -198,14 +198,12 @@ class _RecurrentBase(nn.Module):
         layers_dirs = self.num_layers * self.num_directions
         states: List[Tensor] = []
         if hx is None:
-            # new_zeros, not torch.zeros(device=...): the ONNX exporter cannot convert prim::device.
             zeros = x.new_zeros([layers_dirs, batch, self.hidden_size])
             for _ in range(self._state_count()):
                 states.append(zeros)
         else:
             for k in range(len(hx)):
                 state = hx[k]
-                # A conditional, not a list of names: the ONNX exporter cannot index a str list.
                 name = "h_0" if k == 0 else "c_0"
                 if unbatched:
                     check_state(state, [layers_dirs, self.hidden_size], name)
@@ -221,11 +219,12 @@ class _RecurrentBase(nn.Module):
         rev_index = x.new_zeros([0], dtype=torch.long)
         if lengths is not None:
             check_lengths(lengths, batch, time)
+            # PyTorch keeps lengths on the CPU (pack_padded_sequence requires it); follow x.
+            lengths = lengths.to(x.device)
             mask = step_mask(lengths, time)  # (T, B, 1)
             rev_index = reverse_index(lengths, time)  # (T, B)
 
-        # Final states in (layer, direction, state) order, stacked once at the end: the ONNX
-        # exporter cannot lower appends into a nested List[List[Tensor]].
+        # Final states in (layer, direction, state) order, in one flat list stacked once at the end.
         finals: List[Tensor] = []
         weights = self._flat_weights
         layer_input = x
@@ -243,7 +242,7 @@ class _RecurrentBase(nn.Module):
                     b_hh = weights[first + 3]
                 seq = layer_input
                 if direction == 1:
-                    seq = reverse_time(seq, rev_index) if ragged else layer_input.flip(0)
+                    seq = reverse_time(seq, rev_index) if ragged else seq.flip(0)
                 if b_ih is not None and b_hh is not None and self.fold_hidden_bias:
                     b_ih = b_ih + b_hh
                 gx = F.linear(seq, w_ih, b_ih)  # (T, B, G), every step in one product
