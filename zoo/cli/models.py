@@ -9,7 +9,7 @@ from rich.table import Table
 
 from zoo.cli.console import console, fail, user_errors
 from zoo.config import parse_overrides
-from zoo.registry import ModelSpec, get_spec, iter_specs, list_models, parameter_count
+from zoo.registry import ModelSpec, get_spec, list_models, parameter_count
 from zoo.scriptcheck import check_scripting
 
 app = typer.Typer(help="List, describe and check the registered models.", no_args_is_help=True)
@@ -25,9 +25,7 @@ def markdown_table(pattern: Optional[str] = None) -> str:
         "| model | task | parameters | default data | stateful | description |",
         "|---|---|---:|---|---|---|",
     ]
-    for spec in iter_specs():
-        if pattern and spec.name not in list_models(pattern):
-            continue
+    for spec in map(get_spec, list_models(pattern)):
         lines.append(
             f"| `{spec.name}` | {spec.task} | {_parameters(spec):,} | {spec.default_data or '-'} "
             f"| {'yes' if spec.stateful else 'no'} | {spec.description} |"
