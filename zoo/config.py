@@ -10,6 +10,12 @@ _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
 
 
+def type_name(kind: Any) -> str:
+    if typing.get_origin(kind) is tuple:
+        return "comma-separated integers"
+    return getattr(kind, "__name__", str(kind))
+
+
 def _convert(spec: ModelSpec, field: dataclasses.Field, text: str) -> Any:
     kind = typing.get_type_hints(spec.config_cls).get(field.name, str)
     try:
@@ -24,10 +30,11 @@ def _convert(spec: ModelSpec, field: dataclasses.Field, text: str) -> Any:
             return int(text)
         if kind is float:
             return float(text)
+        if typing.get_origin(kind) is tuple:  # Tuple[int, ...]: "512,256,128"
+            return tuple(int(part) for part in text.split(",") if part.strip())
     except ValueError:
-        type_name = getattr(kind, "__name__", str(kind))
         raise ValueError(
-            f"--set {field.name}={text}: {field.name} takes a value of type {type_name}"
+            f"--set {field.name}={text}: {field.name} takes a value of type {type_name(kind)}"
         ) from None
     return text
 

@@ -26,6 +26,8 @@ class TensorSpec:
     dtype: str  # "float32", "int64", ...: the exported dtype
     shape: Tuple[Dim, ...]
     doc: str = ""
+    # Integer inputs that hold token ids: every value must lie in [0, vocab). None otherwise.
+    vocab: Optional[int] = None
 
     @property
     def torch_dtype(self) -> torch.dtype:
@@ -41,6 +43,9 @@ class Signature:
     # (state input, state output) pairs: feeding an output back into its input continues a
     # sequence where the last call stopped.
     state_pairs: Tuple[Tuple[str, str], ...] = ()
+    # (lengths input, sequence input) pairs: the lengths tensor gives each row of that sequence
+    # its valid steps (a ragged batch, padded at the end).
+    ragged: Tuple[Tuple[str, str], ...] = ()
 
     def dynamic_axes(self) -> Dict[str, Dict[int, str]]:
         """``{tensor name: {axis: axis name}}`` as ``torch.onnx.export`` takes it."""
@@ -53,6 +58,18 @@ class Signature:
 
 
 Config = Any  # a model's config dataclass instance
+
+# What a model's outputs mean; training, serving and export pick losses and decoders by it.
+TASKS = {
+    "encoder": "per-step hidden states and the final state of a sequence",
+    "classification": "class logits (batch, classes) for each input",
+    "binary-classification": "one logit, or a probability after a sigmoid, per input",
+    "regression": "real values per input",
+    "tagging": "class logits for every step of the input sequence",
+    "language-model": "next-token logits for every step, state in and out",
+    "seq2seq": "target-token logits given a source sequence; greedy decode",
+    "forecasting": "next value(s) of a series for every step, state in and out",
+}
 ExampleInputs = Tuple[Any, ...]  # positional arguments for forward (tensors, tuples of tensors)
 
 
@@ -63,13 +80,17 @@ class ModelSpec:
     name: str
     config_cls: type
     builder: Callable[[Config], nn.Module]
-    task: str  # "encoder", "classification", "language-model", ...
+    task: str  # one of TASKS
     signature: Callable[[Config], Signature]
-    # (config, batch, time, generator) -> positional forward arguments of those sizes
+    # (config, batch, time, generator) -> positional forward arguments of those sizes; every
+    # time-like axis (a dim name ending in "time") gets the requested length.
     example_inputs: Callable[[Config, int, int, torch.Generator], ExampleInputs]
     stateful: bool  # forward takes the previous state and returns the next one
     default_data: Optional[str]  # name of the data set `zoo train` uses by default
     description: str
+    origin: str = ""  # the tutorial or reference the model follows
+    # Extra methods compiled by torch.jit.script besides forward (``generate``, ``decode``, ...).
+    methods: Tuple[str, ...] = ()
 
     def config_fields(self) -> List[dataclasses.Field]:
         return list(dataclasses.fields(self.config_cls))
@@ -105,6 +126,8 @@ def register_model(spec: ModelSpec) -> ModelSpec:
     """Adds ``spec`` to the registry; a second model under the same name is an error."""
     if spec.name in _REGISTRY:
         raise ValueError(f"a model named {spec.name!r} is already registered")
+    if spec.task not in TASKS:
+        raise ValueError(f"{spec.name}: unknown task {spec.task!r}; known: {', '.join(TASKS)}")
     if not dataclasses.is_dataclass(spec.config_cls):
         raise TypeError(f"{spec.name}: config_cls must be a dataclass, got {spec.config_cls!r}")
     _REGISTRY[spec.name] = spec

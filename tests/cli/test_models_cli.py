@@ -36,6 +36,30 @@ def test_models_list_shows_the_layers():
     assert "99,328" in result.output  # manual-lstm's default parameter count
 
 
+def test_models_list_shows_every_model_whole_on_a_narrow_terminal():
+    result = runner.invoke(app, ["models", "list"], env={"COLUMNS": "80"})
+    assert result.exit_code == 0, result.output
+    listed = {line.split()[0] for line in result.output.splitlines() if line.strip()}
+    assert set(zoo.list_models()) <= listed
+    assert max(len(line) for line in result.output.splitlines()) <= 80
+
+
+@pytest.mark.parametrize("name", zoo.list_models())
+def test_models_info_describes_every_model(name):
+    spec = zoo.get_spec(name)
+    result = runner.invoke(app, ["models", "info", name])
+    assert result.exit_code == 0, result.output
+    text = _plain(result.output)
+    assert f"{name}: {spec.description}" in text
+    assert f"follows: {spec.origin}" in text
+    assert f"task: {spec.task}" in text
+    signature = spec.signature(spec.make_config())
+    for tensor in signature.inputs + signature.outputs:
+        assert f" {tensor.name} {tensor.dtype} (" in text
+    for method in spec.methods:
+        assert method in text
+
+
 def test_models_list_pattern_and_markdown():
     result = runner.invoke(app, ["models", "list", "*gru*", "--markdown"])
     assert result.exit_code == 0, result.output
@@ -65,6 +89,12 @@ def test_models_info_unknown_name_suggests():
     assert "did you mean 'manual-lstm'" in result.output
 
 
+def test_models_check_a_language_model_with_overrides():
+    result = runner.invoke(app, ["models", "check", "char-gru", "--set", "num_layers=1", "--set", "hidden_size=16"])
+    assert result.exit_code == 0, result.output
+    assert "(2, 7, 65)" in result.output  # logits: batch 2, time 7, 65 characters
+
+
 def test_models_check_scripts_and_compares():
     result = runner.invoke(app, ["models", "check", "manual-gru", "--set", "bidirectional=true", "--set", "num_layers=2", "--time", "5"])
     assert result.exit_code == 0, result.output
@@ -79,6 +109,9 @@ def test_models_check_scripts_and_compares():
         ("manual-gru", "hidden_size=big", "hidden_size takes a value of type int"),
         ("manual-gru", "hidden_size", "--set expects key=value"),
         ("manual-rnn", "nonlinearity=gelu", "nonlinearity must be 'tanh' or 'relu'"),
+        ("hello-rnncell", "hidden_size=8", "hidden_size must equal vocab_size"),
+        ("mnist-mlp", "hidden_sizes=64,wide", "comma-separated integers"),
+        ("seq2seq-lstm", "bos_id=99", "bos_id must lie in [0, tgt_vocab_size)"),
     ],
 )
 def test_models_check_rejects_bad_overrides(model, override, message):

@@ -5,12 +5,15 @@ import typing
 from typing import Annotated, List, Optional
 
 import typer
+from rich import box
 from rich.table import Table
 
 from zoo.cli.console import console, fail, user_errors
-from zoo.config import parse_overrides
-from zoo.registry import ModelSpec, get_spec, list_models, parameter_count
+from zoo.config import parse_overrides, type_name
+from zoo.registry import TASKS, ModelSpec, get_spec, list_models, parameter_count
 from zoo.scriptcheck import check_scripting
+
+WIDE_TERMINAL = 120  # columns needed to show descriptions in `zoo models list`
 
 app = typer.Typer(help="List, describe and check the registered models.", no_args_is_help=True)
 
@@ -22,13 +25,13 @@ def _parameters(spec: ModelSpec) -> int:
 def markdown_table(pattern: Optional[str] = None) -> str:
     """The zoo as a Markdown table (the README's table is this text)."""
     lines = [
-        "| model | task | parameters | default data | stateful | description |",
-        "|---|---|---:|---|---|---|",
+        "| model | task | parameters | default data | stateful | description | origin |",
+        "|---|---|---:|---|---|---|---|",
     ]
     for spec in map(get_spec, list_models(pattern)):
         lines.append(
             f"| `{spec.name}` | {spec.task} | {_parameters(spec):,} | {spec.default_data or '-'} "
-            f"| {'yes' if spec.stateful else 'no'} | {spec.description} |"
+            f"| {'yes' if spec.stateful else 'no'} | {spec.description} | {spec.origin} |"
         )
     return "\n".join(lines)
 
@@ -49,19 +52,37 @@ def list_command(
     if markdown:
         console.print(markdown_table(pattern), markup=False, highlight=False, soft_wrap=True)
         return
-    table = Table(title=f"zoo models ({len(names)})")
-    for column in ("name", "task", "parameters", "default data", "stateful", "description"):
-        table.add_column(column, justify="right" if column == "parameters" else "left")
+    # On a narrow terminal the stateful flag and the description are left out rather than
+    # letting the names wrap or be cut (they are what users copy); `models info` and --markdown
+    # show them.
+    columns = ["name", "task", "params", "data"]
+    if console.width >= WIDE_TERMINAL:
+        columns += ["stateful", "description"]
+    table = Table(
+        title=f"zoo models ({len(names)})",
+        box=box.SIMPLE_HEAD,
+        show_edge=False,
+        padding=(0, 1),
+        collapse_padding=True,
+    )
+    for column in columns:
+        table.add_column(
+            column,
+            justify="right" if column == "params" else "left",
+            no_wrap=column != "description",
+            min_width=len(column),
+        )
     for name in names:
         spec = get_spec(name)
-        table.add_row(
+        row = [
             name,
             spec.task,
             f"{_parameters(spec):,}",
             spec.default_data or "-",
             "yes" if spec.stateful else "no",
             spec.description,
-        )
+        ]
+        table.add_row(*row[: len(columns)])
     console.print(table)
 
 
@@ -73,11 +94,15 @@ def info_command(
     with user_errors():
         spec = get_spec(name)
     config = spec.make_config()
-    console.print(f"[bold]{spec.name}[/]: {spec.description}")
+    console.print(f"[bold]{spec.name}[/]: {spec.description}", markup=True, highlight=False)
+    console.print(f"follows: {spec.origin}", markup=False, highlight=False)
     console.print(
-        f"task: {spec.task}   parameters: {_parameters(spec):,}   "
-        f"default data: {spec.default_data or '-'}   stateful: {'yes' if spec.stateful else 'no'}"
+        f"task: {spec.task} ({TASKS[spec.task]})   parameters: {_parameters(spec):,}   "
+        f"default data: {spec.default_data or '-'}   stateful: {'yes' if spec.stateful else 'no'}",
+        markup=False,
     )
+    if spec.methods:
+        console.print(f"scripted methods besides forward: {', '.join(spec.methods)}", markup=False)
     hints = typing.get_type_hints(spec.config_cls)
     fields = Table(title=f"config ({spec.config_cls.__name__}); change with --set key=value")
     for column in ("field", "type", "default", "help"):
@@ -86,7 +111,7 @@ def info_command(
         kind = hints.get(f.name, str)
         fields.add_row(
             f.name,
-            getattr(kind, "__name__", str(kind)),
+            type_name(kind),
             repr(getattr(config, f.name)),
             f.metadata.get("help", ""),
         )

@@ -1,3 +1,12 @@
-"""Registered models. Importing this package registers every model file below."""
+"""Registered models, one family per file. Importing this package registers every model."""
 
-from zoo.models import encoders  # noqa: F401  (registers on import)
+from zoo.models import (  # noqa: F401  (each module registers its models on import)
+    char_lm,
+    classic,
+    encoders,
+    forecaster,
+    mnist_cnn,
+    seq2seq,
+    sequence_classifiers,
+    text,
+)

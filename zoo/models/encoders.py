@@ -11,6 +11,7 @@ from typing import Any, Callable, List, Tuple
 import torch
 from torch import nn
 
+from zoo.models.common import ragged_lengths
 from zoo.nn import GRU, LSTM, RNN
 from zoo.registry import ExampleInputs, ModelSpec, Signature, TensorSpec, register_model
 
@@ -63,7 +64,7 @@ def _signature(cfg: EncoderConfig, state_names: List[str]) -> Signature:
         outputs.append(TensorSpec(f"{state}_n", "float32", _state_shape(cfg), f"final {state}"))
     inputs.append(TensorSpec("lengths", "int64", ("batch",), "valid steps per sequence"))
     pairs = tuple((f"{s}_0", f"{s}_n") for s in state_names)
-    return Signature(tuple(inputs), tuple(outputs), pairs)
+    return Signature(tuple(inputs), tuple(outputs), pairs, ragged=(("lengths", "input"),))
 
 
 def _example(
@@ -73,9 +74,7 @@ def _example(
     x = torch.randn(shape, generator=generator)
     state_shape = (cfg.num_layers * (2 if cfg.bidirectional else 1), batch, cfg.hidden_size)
     hx = [torch.randn(state_shape, generator=generator) for _ in range(states)]
-    # Ragged and unsorted, always including the full length so the time axis is used.
-    lengths = torch.randint(1, time + 1, (batch,), generator=generator)
-    lengths[torch.randint(0, batch, (1,), generator=generator)] = time
+    lengths = ragged_lengths(batch, time, generator)
     return (x, hx[0] if states == 1 else (hx[0], hx[1]), lengths)
 
 
@@ -105,6 +104,7 @@ def _register_encoder(
             stateful=True,
             default_data=None,
             description=what,
+            origin=f"torch.nn.{name.split('-')[1].upper()} (same parameters and results)",
         )
     )
 

@@ -42,22 +42,46 @@ def check_state(state: Tensor, expected: List[int], what: str) -> None:
         )
 
 
-def check_lengths(lengths: Tensor, batch: int, time: int) -> None:
+def check_lengths(lengths: Tensor, batch: int, time: int, what: str = "lengths") -> None:
     """``lengths`` must be integer, shape (batch,), every value in [1, time]."""
     if lengths.dim() != 1 or lengths.size(0) != batch:
         raise ValueError(
-            "lengths has shape {} but [{}] was expected, one length per sequence".format(
-                list(lengths.size()), batch
+            "{} has shape {} but [{}] was expected, one length per sequence".format(
+                what, list(lengths.size()), batch
             )
         )
     if lengths.is_floating_point() or lengths.dtype == torch.bool:
-        raise ValueError("lengths must be an integer tensor (int64), got {}".format(lengths.dtype))
+        raise ValueError("{} must be an integer tensor (int64), got {}".format(what, lengths.dtype))
     if batch > 0:
         low = int(lengths.min())
         high = int(lengths.max())
         if low < 1 or high > time:
             raise ValueError(
-                "lengths must lie in [1, {}] (the time axis), got values from {} to {}".format(
-                    time, low, high
+                "{} must lie in [1, {}] (the time axis), got values from {} to {}".format(
+                    what, time, low, high
                 )
+            )
+
+
+def check_dims(input: Tensor, dims: int, layout: str, what: str) -> None:
+    """``input`` must have ``dims`` axes, laid out as ``layout`` (for the message)."""
+    if input.dim() != dims:
+        raise ValueError(
+            "{} must be {}-D {}, got shape {}".format(what, dims, layout, list(input.size()))
+        )
+
+
+def check_token_ids(ids: Tensor, vocab_size: int, what: str) -> None:
+    """``ids`` must be an integer tensor whose values index a vocabulary of ``vocab_size``."""
+    if ids.is_floating_point() or ids.is_complex() or ids.dtype == torch.bool:
+        raise ValueError(
+            "{} must hold integer token ids (int64), got {}".format(what, ids.dtype)
+        )
+    if ids.numel() > 0:
+        low = int(ids.min())
+        high = int(ids.max())
+        if low < 0 or high >= vocab_size:
+            raise ValueError(
+                "{} holds token ids from {} to {} but the vocabulary has {} entries "
+                "(ids 0 to {})".format(what, low, high, vocab_size, vocab_size - 1)
             )
