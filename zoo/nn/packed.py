@@ -11,7 +11,17 @@ Two classes, because TorchScript types the state: a tensor for RNN/GRU, a pair f
 from typing import Optional, Tuple
 
 from torch import Tensor, nn
-from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
+
+
+def _pack(input: Tensor, lengths: Tensor) -> PackedSequence:
+    # pack_padded_sequence wants the lengths on the CPU whatever the input's device.
+    return pack_padded_sequence(input, lengths.cpu(), batch_first=True, enforce_sorted=False)
+
+
+def _pad(output: PackedSequence, time: int) -> Tensor:
+    """Back to (B, T, ...) with the input's T, not max(lengths) as pad_packed_sequence would."""
+    return pad_packed_sequence(output, batch_first=True, total_length=time)[0]
 
 
 class PackedRNN(nn.Module):
@@ -28,11 +38,8 @@ class PackedRNN(nn.Module):
     ) -> Tuple[Tensor, Tensor]:
         if lengths is None:
             return self.layer(input, hx)
-        # pack_padded_sequence wants the lengths on the CPU whatever the input's device.
-        packed = pack_padded_sequence(input, lengths.cpu(), batch_first=True, enforce_sorted=False)
-        output, state = self.layer(packed, hx)
-        padded, _ = pad_packed_sequence(output, batch_first=True, total_length=input.size(1))
-        return padded, state
+        output, state = self.layer(_pack(input, lengths), hx)
+        return _pad(output, input.size(1)), state
 
 
 class PackedLSTM(nn.Module):
@@ -52,7 +59,5 @@ class PackedLSTM(nn.Module):
     ) -> Tuple[Tensor, Tuple[Tensor, Tensor]]:
         if lengths is None:
             return self.layer(input, hx)
-        packed = pack_padded_sequence(input, lengths.cpu(), batch_first=True, enforce_sorted=False)
-        output, state = self.layer(packed, hx)
-        padded, _ = pad_packed_sequence(output, batch_first=True, total_length=input.size(1))
-        return padded, state
+        output, state = self.layer(_pack(input, lengths), hx)
+        return _pad(output, input.size(1)), state
