@@ -5,6 +5,7 @@ import torch
 
 import zoo
 from zoo.config import parse_overrides
+from zoo.scriptcheck import flatten
 
 
 @pytest.mark.parametrize("freeze", [True, False])
@@ -83,3 +84,18 @@ def test_tuple_config_fields_take_comma_separated_integers():
 def test_seq2seq_special_tokens_must_fit_the_vocabulary():
     with pytest.raises(ValueError, match="eos_id must lie in"):
         zoo.create_model("seq2seq-lstm", eos_id=13)
+
+
+@pytest.mark.parametrize("name", ["char-rnn", "char-lstm", "char-gru", "lstm-forecaster"])
+def test_torch_and_manual_layers_share_weights_and_results(name):
+    """``manual=true`` swaps in the zoo.nn twin: same state dict keys, same outputs."""
+    spec = zoo.get_spec(name)
+    torch.manual_seed(0)
+    default = spec.build(spec.make_config()).eval()
+    manual = spec.build(spec.make_config(manual=True)).eval()
+    assert list(default.state_dict()) == list(manual.state_dict())
+    manual.load_state_dict(default.state_dict())
+    args = spec.example_inputs(spec.make_config(), 2, 9, torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        for a, b in zip(flatten(default(*args)), flatten(torch.jit.script(manual)(*args)), strict=True):
+            torch.testing.assert_close(b, a, atol=1e-5, rtol=0)

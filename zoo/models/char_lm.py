@@ -9,8 +9,9 @@
   characters one-hot encoded into an ``RNNCell`` of hidden size 4 whose state is read directly
   as the logits, learning "hello" -> "ohlol".
 
-The recurrent layers are the ``zoo.nn`` twins of ``torch.nn``'s (same parameters), so the time
-loop and the sampling loop export to ONNX as ``Loop``s.
+The language models use ``torch.nn``'s layers by default (fast to train); ``manual=true`` swaps
+in the ``zoo.nn`` twins, whose parameters have the same names, so one set of weights serves both.
+``hello-rnncell`` uses ``zoo.nn.RNNCell``, the twin of ``torch.nn.RNNCell``.
 """
 
 from dataclasses import dataclass
@@ -21,7 +22,7 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 
 from zoo import nn as znn
-from zoo.models.common import option, recurrent_layer
+from zoo.models.common import option
 from zoo.nn.checks import check_dims, check_state, check_token_ids
 from zoo.nn.sampling import next_state, sample_tokens, seed_streams, uniform
 from zoo.registry import ExampleInputs, ModelSpec, Signature, TensorSpec, register_model
@@ -34,6 +35,9 @@ class CharLMConfig:
     hidden_size: int = option(128, "hidden units per layer (char-rnn's rnn_size)")
     num_layers: int = option(2, "stacked recurrent layers")
     dropout: float = option(0.0, "dropout on the embedding, between layers and before the decoder")
+    manual: bool = option(
+        False, "use the hand-written zoo.nn layer instead of torch.nn's (same parameters)"
+    )
 
 
 @dataclass
@@ -65,11 +69,15 @@ class CharLM(nn.Module):
         self.hidden_size = cfg.hidden_size
         self.num_layers = cfg.num_layers
         self.embedding = nn.Embedding(cfg.vocab_size, cfg.embedding_dim)
-        self.rnn = recurrent_layer(
-            kind, True, cfg.embedding_dim, cfg.hidden_size, cfg.num_layers,
-            cfg.dropout if cfg.num_layers > 1 else 0.0, False,
-            getattr(cfg, "nonlinearity", "tanh"),
-        )  # fmt: skip
+        # No ragged batches here, so torch.nn's layer (a compiled loop, cuDNN on CUDA) is used
+        # bare, and its parameter names equal the zoo.nn twin's: weights move between the two.
+        layers = znn if cfg.manual else nn
+        kwargs = dict(num_layers=cfg.num_layers, batch_first=True,
+                      dropout=cfg.dropout if cfg.num_layers > 1 else 0.0)  # fmt: skip
+        if kind == "rnn":
+            kwargs["nonlinearity"] = getattr(cfg, "nonlinearity", "tanh")
+        layer_cls = {"rnn": layers.RNN, "lstm": layers.LSTM, "gru": layers.GRU}[kind]
+        self.rnn = layer_cls(cfg.embedding_dim, cfg.hidden_size, **kwargs)
         self.dropout = nn.Dropout(cfg.dropout)
         self.decoder = nn.Linear(cfg.hidden_size, cfg.vocab_size)
 

@@ -25,6 +25,9 @@ class ForecasterConfig:
     num_layers: int = option(1, "stacked LSTM layers")
     output_size: int = option(1, "values predicted per step (the horizon)")
     dropout: float = option(0.0, "dropout between LSTM layers")
+    manual: bool = option(
+        False, "use the hand-written zoo.nn.LSTM instead of torch.nn.LSTM (same parameters)"
+    )
 
 
 class LSTMForecaster(nn.Module):
@@ -35,8 +38,9 @@ class LSTMForecaster(nn.Module):
         self.input_size = cfg.input_size
         self.hidden_size = cfg.hidden_size
         self.num_layers = cfg.num_layers
-        self.lstm = znn.LSTM(cfg.input_size, cfg.hidden_size, cfg.num_layers, batch_first=True,
-                             dropout=cfg.dropout if cfg.num_layers > 1 else 0.0)  # fmt: skip
+        layer_cls = znn.LSTM if cfg.manual else nn.LSTM  # same parameter names either way
+        self.lstm = layer_cls(cfg.input_size, cfg.hidden_size, cfg.num_layers, batch_first=True,
+                              dropout=cfg.dropout if cfg.num_layers > 1 else 0.0)  # fmt: skip
         self.head = nn.Linear(cfg.hidden_size, cfg.output_size)
 
     def forward(
