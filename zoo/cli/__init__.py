@@ -5,7 +5,7 @@ from typing import Annotated, Optional
 import typer
 
 import zoo
-from zoo.cli import models
+from zoo.cli import models, train
 from zoo.cli.console import console
 
 app = typer.Typer(
@@ -15,6 +15,8 @@ app = typer.Typer(
     pretty_exceptions_show_locals=False,
 )
 app.add_typer(models.app, name="models")
+app.command("train")(train.train_command)
+app.command("evaluate")(train.evaluate_command)
 
 
 def _print_version(value: bool) -> None:

@@ -1,0 +1,111 @@
+"""`zoo train MODEL` and `zoo evaluate RUN`: thin wrappers over ``zoo.train``."""
+
+import re
+import subprocess
+from pathlib import Path
+from typing import Annotated, Any, Dict, List, Optional
+
+import typer
+from rich.table import Table
+
+from zoo.cli.console import console, fail, user_errors
+from zoo.config import parse_overrides
+from zoo.data import DataFormatError
+from zoo.registry import get_spec
+from zoo.train import distributed
+from zoo.train.evaluate import evaluate_run
+from zoo.train.loop import TrainingFailed, TrainRequest, train
+
+_UNITS = {"": 1.0, "s": 1.0, "m": 60.0, "h": 3600.0}
+
+
+def parse_duration(text: str) -> float:
+    """'90', '90s', '15m', '1.5h' -> seconds."""
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smh]?)\s*", text)
+    if not match or float(match.group(1)) <= 0:
+        raise ValueError(f"--time-limit {text!r}: give a positive duration such as 90s, 15m or 1.5h")
+    return float(match.group(1)) * _UNITS[match.group(2)]
+
+
+def train_command(
+    model: Annotated[str, typer.Argument(help="Model name, as `zoo models list` shows it.")],
+    data: Annotated[Optional[str], typer.Option(help="Data set name, or a path to your files in the default data set's format.")] = None,
+    epochs: Annotated[Optional[int], typer.Option(min=1, help="Epochs (default: the model's recipe).")] = None,
+    batch_size: Annotated[Optional[int], typer.Option(min=1, help="Global batch size (split across --nproc processes).")] = None,
+    lr: Annotated[Optional[float], typer.Option(help="Learning rate.")] = None,
+    optimizer: Annotated[Optional[str], typer.Option(help="adam or sgd.")] = None,
+    momentum: Annotated[Optional[float], typer.Option(help="SGD momentum.")] = None,
+    weight_decay: Annotated[Optional[float], typer.Option(help="L2 weight decay.")] = None,
+    clip: Annotated[Optional[float], typer.Option(help="Clip the gradient norm to this value.")] = None,
+    bptt: Annotated[Optional[int], typer.Option(help="Truncated-BPTT window (language models).")] = None,
+    schedule: Annotated[Optional[str], typer.Option(help="Learning-rate schedule: constant or cosine.")] = None,
+    set_: Annotated[Optional[List[str]], typer.Option("--set", help="Config override key=value (repeatable); see `zoo models info`.")] = None,
+    device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
+    seed: Annotated[Optional[int], typer.Option(help="Seed for weights, data order and dropout.")] = None,
+    out: Annotated[Optional[Path], typer.Option(help="Run directory (default runs/MODEL).")] = None,
+    resume: Annotated[bool, typer.Option("--resume", help="Continue the run in --out from its last checkpoint.")] = False,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing run in --out.")] = False,
+    time_limit: Annotated[Optional[str], typer.Option(help="Stop training after this long (90s, 15m, 1h), then test.")] = None,
+    embeddings: Annotated[Optional[Path], typer.Option(help="Pretrained word vectors, GloVe text format.")] = None,
+    freeze_embeddings: Annotated[bool, typer.Option("--freeze-embeddings", help="Keep the pretrained vectors fixed.")] = False,
+    nproc: Annotated[int, typer.Option(min=1, help="Processes for data-parallel training (torch.distributed.run).")] = 1,
+) -> None:  # fmt: skip
+    """Train a model on its default data set (or --data) and write a run directory."""
+    with user_errors():
+        spec = get_spec(model)
+        overrides = parse_overrides(spec, set_ or [])
+        limit = parse_duration(time_limit) if time_limit else None
+        if embeddings is not None and not embeddings.is_file():
+            raise ValueError(f"--embeddings {embeddings}: no such file")
+    if nproc > 1 and not distributed.launched():
+        arguments = _child_arguments(locals())
+        raise typer.Exit(subprocess.call(distributed.launcher_command(nproc, arguments)))
+    request = TrainRequest(
+        model=model, data=data, epochs=epochs, batch_size=batch_size, lr=lr, optimizer=optimizer,
+        momentum=momentum, weight_decay=weight_decay, clip=clip, bptt=bptt, schedule=schedule,
+        seed=seed, overrides=overrides, device=device, out=out, resume=resume, overwrite=overwrite,
+        time_limit=limit, embeddings=embeddings, freeze_embeddings=freeze_embeddings,
+    )  # fmt: skip
+    try:
+        with user_errors():
+            result = train(request, console)
+    except (DataFormatError, FileNotFoundError) as error:
+        fail(str(error))
+    except TrainingFailed as error:
+        fail(str(error), code=1)
+    if result.status == "interrupted":
+        raise typer.Exit(130)
+
+
+def _child_arguments(values: Dict[str, Any]) -> List[str]:
+    """The same `zoo train` call for each launched process, without --nproc."""
+    arguments = ["train", values["model"]]
+    for name in ("data", "epochs", "batch_size", "lr", "optimizer", "momentum", "weight_decay", "clip",
+                 "bptt", "schedule", "device", "seed", "out", "time_limit", "embeddings"):  # fmt: skip
+        if values[name] is not None:
+            arguments += [f"--{name.replace('_', '-')}", str(values[name])]
+    for item in values["set_"] or []:
+        arguments += ["--set", item]
+    for flag in ("resume", "overwrite", "freeze_embeddings"):
+        if values[flag]:
+            arguments.append(f"--{flag.replace('_', '-')}")
+    return arguments
+
+
+def evaluate_command(
+    run: Annotated[Path, typer.Argument(help="A run directory written by `zoo train`.")],
+    split: Annotated[str, typer.Option(help="train, val or test.")] = "test",
+    device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
+) -> None:
+    """Print the metrics of a run's best weights on one split of its data."""
+    with user_errors():
+        metrics = evaluate_run(run, split, device)
+    table = Table(title=f"{run} on the {split} split")
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    for key, value in metrics.items():
+        if isinstance(value, float):
+            table.add_row(key, f"{value:.4f}")
+        elif isinstance(value, (int, str)):
+            table.add_row(key, str(value))
+    console.print(table)

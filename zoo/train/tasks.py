@@ -1,0 +1,406 @@
+"""From a data set's examples to model calls, a loss and metrics, one class per kind of task.
+
+The model's spec says what it computes (its task and its signature's input and output names);
+the data set says what it holds (its kind). ``make_task`` pairs them and refuses a pairing that
+does not fit, naming both.
+"""
+
+import math
+from typing import Any, Dict, Iterator, List, Optional, Tuple
+
+import torch
+from torch import Tensor, nn
+from torch.nn import functional as F
+
+from zoo.data.base import DataSet
+from zoo.registry import ModelSpec
+from zoo.train.batching import (
+    Shard,
+    effective_batch,
+    epoch_batches,
+    eval_batches,
+    pad_ids,
+    steps_per_epoch,
+    unwrap,
+)
+
+Batch = Tuple[Tuple[Any, ...], Tensor]  # (model arguments, target)
+
+
+def _balanced_accuracy(confusion: Tensor) -> float:
+    """Mean recall over the classes present in the targets."""
+    support = confusion.sum(1)
+    present = support > 0
+    return float((confusion.diag()[present].double() / support[present]).mean())
+
+
+class Task:
+    """Base: subclasses say how to batch a split, compute the loss and measure a split."""
+
+    primary_metric = "loss"
+    higher_is_better = False
+
+    def __init__(self, spec: ModelSpec, config: Any, data: DataSet, device: torch.device) -> None:
+        self.spec = spec
+        self.config = config
+        self.data = data
+        self.device = device
+        self.signature = spec.signature(config)
+
+    # -- training -----------------------------------------------------------------------------
+    def train_size(self) -> int:
+        return len(self.data.splits["train"])
+
+    def batch_size(self, requested: int, shard: Shard) -> int:
+        return effective_batch(self.train_size(), requested, shard)
+
+    def steps_per_epoch(self, batch_size: int) -> int:
+        return steps_per_epoch(self.train_size(), batch_size)
+
+    def train_batches(
+        self, batch_size: int, seed: int, epoch: int, shard: Shard, start_step: int
+    ) -> Iterator[Batch]:
+        split = self.data.splits["train"]
+        for indices in epoch_batches(len(split), batch_size, seed, epoch, shard, start_step):
+            yield self.collate(split, indices)
+
+    def collate(self, split: Any, indices: List[int]) -> Batch:
+        raise NotImplementedError
+
+    def loss(self, model: nn.Module, batch: Batch) -> Tuple[Tensor, int]:
+        """The mean loss of ``batch`` and how many items (examples or tokens) it covered."""
+        args, target = self._to_device(batch)
+        return self.criterion(model(*args), target), target.size(0)
+
+    def criterion(self, output: Any, target: Tensor) -> Tensor:
+        raise NotImplementedError
+
+    def start_epoch(self) -> None:
+        """Called before each epoch (the language model resets its carried state)."""
+
+    def carried_state(self) -> Dict[str, Tensor]:
+        return {}
+
+    def restore_carried_state(self, tensors: Dict[str, Tensor]) -> None:
+        del tensors
+
+    # -- evaluation ---------------------------------------------------------------------------
+    def evaluate(self, model: nn.Module, split_name: str, batch_size: int = 256) -> Dict[str, Any]:
+        raise NotImplementedError
+
+    def _to_device(self, batch: Batch) -> Batch:
+        args, target = batch
+        return tuple(a.to(self.device) for a in args), target.to(self.device)
+
+
+class ExampleTask(Task):
+    """Independent examples: sequences of ids, images or feature vectors, one target each.
+
+    Covers ``classification``, ``binary-classification`` and ``regression``.
+    """
+
+    def __init__(self, spec: ModelSpec, config: Any, data: DataSet, device: torch.device) -> None:
+        super().__init__(spec, config, data, device)
+        self.first_input = self.signature.inputs[0]
+        self.output_name = self.signature.outputs[0].name
+        if spec.task in ("classification", "binary-classification"):
+            self.primary_metric, self.higher_is_better = "accuracy", True
+        else:
+            self.primary_metric, self.higher_is_better = "rmse", False
+
+    def collate(self, split: Any, indices: List[int]) -> Batch:
+        kind = self.data.kind
+        if kind == "sequences":
+            ids = [split.ids[i] for i in indices]
+            args: Tuple[Any, ...] = (pad_ids(ids), torch.tensor([len(s) for s in ids]))
+            target = torch.tensor([split.labels[i] for i in indices])
+        else:
+            index = torch.tensor(indices, dtype=torch.long)
+            x, target = split.inputs[index], split.targets[index]
+            if kind == "images" and self.first_input.name != "image":
+                rows = x[:, 0]  # (B, 28, 28): a digit read one row per step
+                args = (rows, torch.full((rows.size(0),), rows.size(1), dtype=torch.long))
+            else:
+                args = (x,)
+        if self.spec.task == "binary-classification" and target.dim() == 1:
+            target = target.float().unsqueeze(1)
+        return args, target
+
+    def criterion(self, output: Tensor, target: Tensor) -> Tensor:
+        if self.spec.task == "classification":
+            return F.cross_entropy(output, target)
+        if self.spec.task == "binary-classification":
+            if self.output_name == "probability":  # the course's sigmoid models, BCELoss
+                return F.binary_cross_entropy(output, target)
+            return F.binary_cross_entropy_with_logits(output, target)
+        return F.mse_loss(output, target)
+
+    def _predicted_labels(self, output: Tensor) -> Tensor:
+        if self.spec.task == "classification":
+            return output.argmax(1)
+        threshold = 0.5 if self.output_name == "probability" else 0.0
+        return (output[:, 0] > threshold).long()
+
+    @torch.no_grad()
+    def evaluate(self, model: nn.Module, split_name: str, batch_size: int = 256) -> Dict[str, Any]:
+        split = self.data.splits[split_name]
+        total, count = 0.0, 0
+        outputs, targets = [], []
+        for indices in eval_batches(len(split), batch_size):
+            args, target = self._to_device(self.collate(split, indices))
+            output = model(*args)
+            total += self.criterion(output, target).item() * target.size(0)
+            count += target.size(0)
+            outputs.append(output.float().cpu())
+            targets.append(target.cpu())
+        output, target = torch.cat(outputs), torch.cat(targets)
+        metrics: Dict[str, Any] = {"loss": total / max(count, 1)}
+        if self.spec.task == "regression":
+            metrics["rmse"] = float((output - target).pow(2).mean().sqrt())
+            metrics["mae"] = float((output - target).abs().mean())
+            return metrics
+        labels = target.long().view(-1)
+        predicted = self._predicted_labels(output)
+        classes = max(len(self.data.labels or []), int(labels.max()) + 1, int(predicted.max()) + 1)
+        confusion = torch.zeros(classes, classes, dtype=torch.long)
+        confusion.index_put_((labels, predicted), torch.ones_like(labels), accumulate=True)
+        metrics["accuracy"] = float((predicted == labels).double().mean())
+        metrics["balanced_accuracy"] = _balanced_accuracy(confusion)
+        metrics["confusion"] = confusion.tolist()
+        return metrics
+
+
+class TaggingTask(Task):
+    """One class per input step (``hello`` -> ``ohlol``)."""
+
+    primary_metric, higher_is_better = "accuracy", True
+
+    def collate(self, split: Any, indices: List[int]) -> Batch:
+        tokens = torch.tensor([split.sources[i] for i in indices], dtype=torch.long)
+        return (tokens,), torch.tensor([split.targets[i] for i in indices], dtype=torch.long)
+
+    def loss(self, model: nn.Module, batch: Batch) -> Tuple[Tensor, int]:
+        (tokens,), target = self._to_device(batch)
+        logits, _ = model(tokens)
+        return F.cross_entropy(logits.flatten(0, 1), target.flatten()), target.numel()
+
+    @torch.no_grad()
+    def evaluate(self, model: nn.Module, split_name: str, batch_size: int = 256) -> Dict[str, Any]:
+        split = self.data.splits[split_name]
+        (tokens,), target = self._to_device(self.collate(split, list(range(len(split)))))
+        logits, _ = model(tokens)
+        predicted = logits.argmax(-1)
+        vocab = self.data.vocab
+        return {
+            "loss": F.cross_entropy(logits.flatten(0, 1), target.flatten()).item(),
+            "accuracy": float((predicted == target).double().mean()),
+            "exact_match": float((predicted == target).all(1).double().mean()),
+            "prediction": "".join(vocab.decode(predicted[0].tolist())) if vocab else "",
+        }
+
+
+class Seq2SeqTask(Task):
+    """Teacher-forced training; greedy decoding measures whole-sequence accuracy."""
+
+    primary_metric, higher_is_better = "exact_match", True
+
+    def collate(self, split: Any, indices: List[int]) -> Batch:
+        sources = [split.sources[i] for i in indices]
+        targets = [split.targets[i] for i in indices]
+        pad, bos = self.config.pad_id, self.config.bos_id
+        tgt_in = pad_ids([[bos] + t[:-1] for t in targets], pad)
+        args = (pad_ids(sources, pad), torch.tensor([len(s) for s in sources]), tgt_in)
+        return args, pad_ids(targets, pad)
+
+    def criterion(self, logits: Tensor, target: Tensor) -> Tensor:
+        return F.cross_entropy(logits.flatten(0, 1), target.flatten(), ignore_index=self.config.pad_id)
+
+    def loss(self, model: nn.Module, batch: Batch) -> Tuple[Tensor, int]:
+        args, target = self._to_device(batch)
+        return self.criterion(model(*args), target), target.size(0)
+
+    @torch.no_grad()
+    def evaluate(self, model: nn.Module, split_name: str, batch_size: int = 256) -> Dict[str, Any]:
+        split = self.data.splits[split_name]
+        pad = self.config.pad_id
+        loss_sum, tokens, correct, exact = 0.0, 0, 0, 0
+        for indices in eval_batches(len(split), batch_size):
+            args, target = self._to_device(self.collate(split, indices))
+            logits = model(*args)
+            mask = target != pad
+            loss_sum += F.cross_entropy(logits[mask], target[mask], reduction="sum").item()
+            tokens += int(mask.sum())
+            correct += int((logits.argmax(-1) == target)[mask].sum())
+            decoded = unwrap(model).decode(args[0], args[1], target.size(1))
+            exact += int(((decoded == target) | ~mask).all(1).sum())
+        return {
+            "loss": loss_sum / max(tokens, 1),
+            "token_accuracy": correct / max(tokens, 1),
+            "exact_match": exact / max(len(split), 1),
+        }
+
+
+class LanguageModelTask(Task):
+    """Truncated backpropagation through time over one token stream.
+
+    The training stream is cut into ``batch`` parallel rows (as word_language_model's
+    ``batchify``); each step reads the next ``bptt`` tokens of every row, and the state carries
+    over from the previous window, detached, so gradients stop at the window's start.
+    """
+
+    def __init__(self, spec: ModelSpec, config: Any, data: DataSet, device: torch.device) -> None:
+        super().__init__(spec, config, data, device)
+        self.bptt = 100
+        self.state: Optional[Any] = None
+
+    def set_bptt(self, bptt: int) -> None:
+        if bptt < 1:
+            raise ValueError(f"--bptt must be >= 1, got {bptt}")
+        self.bptt = bptt
+
+    def batch_size(self, requested: int, shard: Shard) -> int:
+        return requested
+
+    def _rows(self, stream: Tensor, rows: int) -> Tensor:
+        length = stream.numel() // rows
+        if length < 2:
+            raise ValueError(f"the stream of {stream.numel()} tokens is too short for {rows} rows")
+        return stream[: rows * length].view(rows, length)
+
+    def steps_per_epoch(self, batch_size: int) -> int:
+        length = self.data.splits["train"].ids.numel() // batch_size
+        return max(1, (length - 1) // self.bptt)
+
+    def train_batches(
+        self, batch_size: int, seed: int, epoch: int, shard: Shard, start_step: int
+    ) -> Iterator[Batch]:
+        rows = self._rows(self.data.splits["train"].ids, batch_size)
+        mine = rows[torch.tensor(shard.part(list(range(batch_size))))]
+        for step in range(start_step, self.steps_per_epoch(batch_size)):
+            start = step * self.bptt
+            yield (mine[:, start : start + self.bptt],), mine[:, start + 1 : start + 1 + self.bptt]
+
+    def start_epoch(self) -> None:
+        self.state = None
+
+    def carried_state(self) -> Dict[str, Tensor]:
+        if self.state is None:
+            return {}
+        parts = self.state if isinstance(self.state, tuple) else (self.state,)
+        return {f"state_{i}": t.detach().cpu() for i, t in enumerate(parts)}
+
+    def restore_carried_state(self, tensors: Dict[str, Tensor]) -> None:
+        if not tensors:
+            self.state = None
+            return
+        parts = tuple(tensors[f"state_{i}"].to(self.device) for i in range(len(tensors)))
+        self.state = parts if len(parts) > 1 else parts[0]
+
+    def loss(self, model: nn.Module, batch: Batch) -> Tuple[Tensor, int]:
+        (tokens,), target = self._to_device(batch)
+        logits, state = model(tokens, self.state)
+        self.state = tuple(s.detach() for s in state) if isinstance(state, tuple) else state.detach()
+        return F.cross_entropy(logits.flatten(0, 1), target.flatten()), target.numel()
+
+    @torch.no_grad()
+    def evaluate(self, model: nn.Module, split_name: str, batch_size: int = 16) -> Dict[str, Any]:
+        rows = self._rows(self.data.splits[split_name].ids, min(batch_size, 16)).to(self.device)
+        state = None
+        loss_sum, tokens = 0.0, 0
+        for start in range(0, rows.size(1) - 1, self.bptt):
+            x = rows[:, start : start + self.bptt]
+            y = rows[:, start + 1 : start + 1 + self.bptt]
+            x = x[:, : y.size(1)]
+            logits, state = model(x, state)
+            loss_sum += F.cross_entropy(logits.flatten(0, 1), y.flatten(), reduction="sum").item()
+            tokens += y.numel()
+        loss = loss_sum / max(tokens, 1)
+        return {"loss": loss, "perplexity": math.exp(min(loss, 50.0)), "bits_per_token": loss / math.log(2)}
+
+    @torch.no_grad()
+    def sample(self, model: nn.Module, length: int = 300, seed: int = 0) -> str:
+        vocab = self.data.vocab
+        start = vocab.index.get("\n", 0) if vocab else 0
+        prefix = torch.tensor([[start]], device=self.device)
+        ids = unwrap(model).generate(prefix, length, 0.8, 0, seed)[0].tolist()
+        return "".join(vocab.decode(ids)) if vocab else " ".join(map(str, ids))
+
+
+class ForecastTask(Task):
+    """One series: predict each next value from everything before it (state carries it)."""
+
+    primary_metric = "rmse"
+
+    def train_size(self) -> int:
+        return 1
+
+    def batch_size(self, requested: int, shard: Shard) -> int:
+        if shard.world > 1:
+            raise ValueError(f"{self.spec.name} trains on one series; use --nproc 1")
+        return 1
+
+    def steps_per_epoch(self, batch_size: int) -> int:
+        return 1
+
+    def _window(self, split_name: str) -> Batch:
+        split = self.data.splits[split_name]
+        series = split.values[: split.end].unsqueeze(0)  # (1, end, F)
+        return (series[:, :-1],), series[:, split.start : split.end]
+
+    def train_batches(
+        self, batch_size: int, seed: int, epoch: int, shard: Shard, start_step: int
+    ) -> Iterator[Batch]:
+        if start_step == 0:
+            yield self._window("train")
+
+    def loss(self, model: nn.Module, batch: Batch) -> Tuple[Tensor, int]:
+        (series,), target = self._to_device(batch)
+        prediction, _ = model(series)
+        start = series.size(1) + 1 - target.size(1)  # the first predicted month
+        return F.mse_loss(prediction[:, start - 1 :], target), target.size(1)
+
+    @torch.no_grad()
+    def evaluate(self, model: nn.Module, split_name: str, batch_size: int = 1) -> Dict[str, Any]:
+        split = self.data.splits[split_name]
+        loss, _ = self.loss(model, self._window(split_name))
+        (series,), target = self._to_device(self._window(split_name))
+        prediction, _ = model(series)
+        predicted = prediction[0, split.start - 1 :, 0].double().cpu()
+        mean, std = split.scale
+
+        def original(scaled: Tensor) -> Tensor:
+            return (scaled * std + mean).exp()
+
+        actual = original(split.values[split.start : split.end, 0].double())
+        naive = original(split.values[split.start - 12 : split.end - 12, 0].double())
+        rmse = float((original(predicted) - actual).pow(2).mean().sqrt())
+        naive_rmse = float((naive - actual).pow(2).mean().sqrt())
+        return {"loss": loss.item(), "rmse": rmse, "seasonal_naive_rmse": naive_rmse,
+                "rmse_vs_naive": rmse / naive_rmse}  # fmt: skip
+
+
+def make_task(spec: ModelSpec, config: Any, data: DataSet, device: torch.device) -> Task:
+    """The task class for this model and data set; a mismatch fails naming both."""
+    kinds = {
+        "classification": ("sequences", "images", "vectors"),
+        "binary-classification": ("sequences", "vectors"),
+        "regression": ("vectors",),
+        "tagging": ("pairs",),
+        "seq2seq": ("pairs",),
+        "language-model": ("stream",),
+        "forecasting": ("series",),
+    }
+    if spec.task not in kinds:
+        raise ValueError(f"{spec.name} is an {spec.task}, which `zoo train` does not train on its own")
+    if data.kind not in kinds[spec.task]:
+        raise ValueError(
+            f"{spec.name} ({spec.task}) cannot train on {data.name!r} ({data.kind}); "
+            f"pick a data set of kind {' or '.join(kinds[spec.task])}"
+        )
+    cls = {
+        "tagging": TaggingTask,
+        "seq2seq": Seq2SeqTask,
+        "language-model": LanguageModelTask,
+        "forecasting": ForecastTask,
+    }.get(spec.task, ExampleTask)
+    return cls(spec, config, data, device)
