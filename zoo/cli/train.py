@@ -46,6 +46,7 @@ def train_command(
     resume: Annotated[bool, typer.Option("--resume", help="Continue the run in --out from its last checkpoint.")] = False,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing run in --out.")] = False,
     time_limit: Annotated[Optional[str], typer.Option(help="Stop training after this long (90s, 15m, 1h), then test.")] = None,
+    limit_batches: Annotated[Optional[int], typer.Option(min=1, help="At most this many training steps per epoch (smoke tests).")] = None,
     embeddings: Annotated[Optional[Path], typer.Option(help="Pretrained word vectors, GloVe text format.")] = None,
     freeze_embeddings: Annotated[bool, typer.Option("--freeze-embeddings", help="Keep the pretrained vectors fixed.")] = False,
     nproc: Annotated[int, typer.Option(min=1, help="Processes for data-parallel training (torch.distributed.run).")] = 1,
@@ -64,7 +65,7 @@ def train_command(
         model=model, data=data, epochs=epochs, batch_size=batch_size, lr=lr, optimizer=optimizer,
         momentum=momentum, weight_decay=weight_decay, clip=clip, bptt=bptt, schedule=schedule,
         seed=seed, overrides=overrides, device=device, out=out, resume=resume, overwrite=overwrite,
-        time_limit=limit, embeddings=embeddings, freeze_embeddings=freeze_embeddings,
+        time_limit=limit, limit_batches=limit_batches, embeddings=embeddings, freeze_embeddings=freeze_embeddings,
     )  # fmt: skip
     try:
         with user_errors():
@@ -81,7 +82,7 @@ def _child_arguments(values: Dict[str, Any]) -> List[str]:
     """The same `zoo train` call for each launched process, without --nproc."""
     arguments = ["train", values["model"]]
     for name in ("data", "epochs", "batch_size", "lr", "optimizer", "momentum", "weight_decay", "clip",
-                 "bptt", "schedule", "device", "seed", "out", "time_limit", "embeddings"):  # fmt: skip
+                 "bptt", "schedule", "device", "seed", "out", "time_limit", "limit_batches", "embeddings"):  # fmt: skip
         if values[name] is not None:
             arguments += [f"--{name.replace('_', '-')}", str(values[name])]
     for item in values["set_"] or []:

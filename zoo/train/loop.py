@@ -7,6 +7,7 @@ each epoch end and whenever the run is stopped (Ctrl-C, SIGTERM, ``--time-limit`
 last good checkpoint. Only rank 0 writes files.
 """
 
+import itertools
 import math
 import signal
 import time
@@ -58,6 +59,7 @@ class TrainRequest:
     resume: bool = False
     overwrite: bool = False
     time_limit: Optional[float] = None  # seconds
+    limit_batches: Optional[int] = None  # at most this many training steps per epoch
     embeddings: Optional[Path] = None
     freeze_embeddings: bool = False
 
@@ -175,6 +177,10 @@ def train(request: TrainRequest, console: Optional[Console] = None) -> TrainResu
     batch_size = task.batch_size(recipe.batch_size, shard)
     shard.check_batch(batch_size)
     steps = task.steps_per_epoch(batch_size)
+    if request.limit_batches is not None:
+        if request.limit_batches < 1:
+            raise ValueError(f"--limit-batches must be >= 1, got {request.limit_batches}")
+        steps = min(steps, request.limit_batches)
     optimizer = _optimizer(model, recipe)
     scheduler = _scheduler(optimizer, recipe, recipe.epochs * steps)
 
@@ -184,7 +190,8 @@ def train(request: TrainRequest, console: Optional[Console] = None) -> TrainResu
         loop, carried = load_checkpoint(out / rundir.LAST, model, optimizer, scheduler)
         task.restore_carried_state(carried)
     training = {**asdict(recipe), "device": str(device), "world_size": shard.world,
-                "batch_size": batch_size, "steps_per_epoch": steps, "data_argument": request.data,
+                "batch_size": batch_size, "steps_per_epoch": steps, "limit_batches": request.limit_batches,
+                "data_argument": request.data,
                 "embeddings": str(request.embeddings) if request.embeddings else None,
                 "freeze_embeddings": request.freeze_embeddings}  # fmt: skip
     if writer:
@@ -226,7 +233,8 @@ def _run_epochs(ddp_model, model, task: Task, optimizer, scheduler, recipe: Reci
             bar = progress.add_task(f"epoch {epoch + 1}/{recipe.epochs}", total=steps, completed=loop["step"], loss=0.0, rate=0.0)
             epoch_start, items_now = time.perf_counter(), 0
             ddp_model.train()
-            for batch in task.train_batches(batch_size, recipe.seed, epoch, shard, loop["step"]):
+            for batch in itertools.islice(task.train_batches(batch_size, recipe.seed, epoch, shard, loop["step"]),
+                                          steps - loop["step"]):  # fmt: skip
                 loss, items = task.loss(ddp_model, batch)
                 value = distributed.mean_over_ranks(loss.detach()).item()
                 if not math.isfinite(value):

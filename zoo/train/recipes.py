@@ -45,7 +45,7 @@ RECIPES: Dict[str, Recipe] = {
     "hello-rnncell": Recipe(epochs=100, batch_size=1, lr=0.1, seed=2),
     "seq2seq-lstm": Recipe(epochs=10, batch_size=64, lr=3e-3, clip=1.0, schedule="cosine"),
     "lstm-forecaster": Recipe(epochs=400, batch_size=1, lr=1e-2, clip=1.0, schedule="cosine"),
-    "linear-regression": Recipe(epochs=100, batch_size=16, lr=0.01, optimizer="sgd"),
+    "linear-regression": Recipe(epochs=100, batch_size=16, lr=0.05, optimizer="sgd"),
     "logistic-regression": Recipe(epochs=100, batch_size=16, lr=0.5, optimizer="sgd"),
     "diabetes-mlp": Recipe(epochs=200, batch_size=32, lr=0.01, schedule="cosine"),
     "mnist-mlp": Recipe(epochs=10, batch_size=64, lr=0.01, optimizer="sgd", momentum=0.5),

@@ -1,0 +1,144 @@
+"""The data sets: documented split sizes, no leakage, seeded, and clear errors on bad files."""
+
+import gzip
+
+import pytest
+import torch
+
+from zoo.data import DataFormatError, Vocabulary, dataset_names, load_dataset
+
+# The sizes documented in zoo/data/README.md (seed 0).
+SIZES = {
+    "names": {"train": 14415, "val": 1794, "test": 1804},
+    "tinyshakespeare": {"train": 1003854, "val": 55770, "test": 55770},
+    "sentiment": {"train": 2400, "val": 300, "test": 300},
+    "mnist": {"train": 8000, "val": 1000, "test": 1000},
+    "diabetes": {"train": 532, "val": 113, "test": 113},
+    "airline": {"train": 95, "val": 24, "test": 24},
+    "hello": {"train": 1, "val": 1, "test": 1},
+    "seq-reverse": {"train": 8000, "val": 1000, "test": 1000},
+    "regression-toy": {"train": 80, "val": 10, "test": 10},
+}
+
+
+def test_every_data_set_is_documented():
+    assert sorted(SIZES) == dataset_names()
+
+
+@pytest.mark.parametrize("name", sorted(SIZES))
+def test_split_sizes_and_seeded_loading(name):
+    data = load_dataset(name)
+    assert data.sizes() == SIZES[name]
+    again = load_dataset(name)
+    assert again.metadata() == data.metadata()
+
+
+def test_names_split_keeps_every_name_on_one_side():
+    data = load_dataset("names")
+    sides = {
+        split: {"".join(data.vocab.decode(ids)) for ids in data.splits[split].ids}
+        for split in ("train", "val", "test")
+    }
+    assert not sides["train"] & sides["test"]
+    assert not sides["train"] & sides["val"]
+    assert not sides["val"] & sides["test"]
+    assert len(data.labels) == 18 and data.dims == {"vocab_size": len(data.vocab), "num_classes": 18}
+    # Deduplicated within a language: no (name, language) pair twice.
+    pairs = [(tuple(i), l) for s in data.splits.values() for i, l in zip(s.ids, s.labels)]
+    assert len(pairs) == len(set(pairs)) == 18013
+
+
+def test_names_split_is_stratified():
+    data = load_dataset("names")
+    everything = [label for split in data.splits.values() for label in split.labels]
+    for language in range(18):
+        share = everything.count(language) / len(everything)
+        for split in data.splits.values():
+            assert abs(split.labels.count(language) / len(split.labels) - share) < 0.01
+
+
+def test_another_seed_gives_another_split():
+    assert load_dataset("names", seed=1).splits["test"].ids != load_dataset("names").splits["test"].ids
+
+
+def test_sentiment_vocabulary_comes_from_train_only():
+    data = load_dataset("sentiment")
+    test_ids = {i for ids in data.splits["test"].ids for i in ids}
+    assert 1 in test_ids, "some test words are unknown to a train-only vocabulary"
+    assert data.vocab.tokens[:2] == ["<pad>", "<unk>"]
+
+
+def test_mnist_is_normalised_digits():
+    data = load_dataset("mnist")
+    images = data.splits["train"].inputs
+    assert images.shape == (8000, 1, 28, 28) and images.dtype == torch.float32
+    assert abs(images.mean().item()) < 0.2  # normalised with MNIST's mean and std
+    assert sorted(set(data.splits["test"].targets.tolist())) == list(range(10))
+
+
+def test_generated_sets():
+    hello = load_dataset("hello")
+    assert "".join(hello.vocab.decode(hello.splits["train"].targets[0])) == "ohlol"
+    reverse = load_dataset("seq-reverse")
+    src, tgt = reverse.splits["train"].sources[0], reverse.splits["train"].targets[0]
+    assert tgt == src[::-1] + [2]
+    toy = load_dataset("regression-toy")
+    torch.testing.assert_close(toy.splits["train"].targets, 2 * toy.splits["train"].inputs)
+    passed = load_dataset("regression-toy", binary=True)
+    assert set(passed.splits["train"].targets.view(-1).tolist()) == {0.0, 1.0}
+
+
+def test_vocabulary_round_trip():
+    vocab = Vocabulary(["<pad>", "<unk>", "a", "b"], unknown=1)
+    assert Vocabulary.from_dict(vocab.to_dict()).encode(["a", "z"]) == [2, 1]
+
+
+def test_user_files_in_the_same_format(tmp_path):
+    (tmp_path / "Elvish.txt").write_text("Elrond\nGaladriel\n\n", encoding="utf-8")
+    (tmp_path / "Dwarvish.txt").write_text("\n".join(f"Gimli{i}" for i in range(30)), encoding="utf-8")
+    data = load_dataset("names", str(tmp_path))
+    assert data.labels == ["Dwarvish", "Elvish"]
+    assert sum(data.sizes().values()) == 32
+    assert data.source == str(tmp_path.resolve())
+
+
+@pytest.mark.parametrize(
+    "name,filename,content,message",
+    [
+        ("sentiment", "x_labelled.txt", "good movie\t1\nno label here\n", r"x_labelled.txt:2: expected 'sentence<TAB>0'"),
+        ("sentiment", "x_labelled.txt", "good movie\t7\n", r"x_labelled.txt:1: expected"),
+        ("diabetes", "d.csv", "1,2,3,4,5,6,7,8,0\n1,2,x,4,5,6,7,8,1\n", r"d.csv:2: expected 9 numbers"),
+        ("diabetes", "d.csv", "1,2,3,4,5,6,7,8,2\n", r"d.csv:1: expected 8 features and a 0/1 outcome"),
+        ("airline", "a.csv", "Month,Passengers\n1949-01,112\n1949-02,lots\n", r"a.csv:3: expected 'month,passengers'"),
+        ("airline", "a.csv", "Month,Passengers\n1949-01,112\n", r"a.csv: holds 1 months"),
+        ("names", "Empty.md", "x", r"holds no <Language>.txt files"),
+        ("tinyshakespeare", "input.txt", "to be", r"input.txt: holds only 6 characters"),
+    ],
+)
+def test_malformed_files_name_the_file_and_line(tmp_path, name, filename, content, message):
+    (tmp_path / filename).write_text(content, encoding="utf-8")
+    target = tmp_path if name in ("names", "sentiment") else tmp_path / filename
+    with pytest.raises(DataFormatError, match=message):
+        load_dataset(name, str(target))
+
+
+def test_malformed_mnist(tmp_path):
+    (tmp_path / "t10k-images-idx3-ubyte.gz").write_bytes(gzip.compress(b"\x00\x00\x08\x01" + bytes(12)))
+    (tmp_path / "t10k-labels-idx1-ubyte").write_bytes(b"\x00\x00\x08\x01" + bytes(4))
+    with pytest.raises(DataFormatError, match=r"t10k-images-idx3-ubyte.gz: is not an IDX image file"):
+        load_dataset("mnist", str(tmp_path))
+
+
+def test_non_utf8_text_names_the_line(tmp_path):
+    (tmp_path / "Latin.txt").write_bytes(b"Marcus\nJ\xfalius\n")
+    with pytest.raises(DataFormatError, match=r"Latin.txt:2: is not UTF-8"):
+        load_dataset("names", str(tmp_path))
+
+
+def test_unknown_data_set_and_missing_path():
+    with pytest.raises(ValueError, match=r"unknown data set 'name' \(did you mean 'names'\?\)"):
+        load_dataset("name")
+    with pytest.raises(ValueError, match="no such file or directory"):
+        load_dataset("names", "/no/such/place")
+    with pytest.raises(ValueError, match="generated from the seed; drop --data"):
+        load_dataset("hello", "/tmp")
