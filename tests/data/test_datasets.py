@@ -14,7 +14,7 @@ SIZES = {
     "sentiment": {"train": 2400, "val": 300, "test": 300},
     "mnist": {"train": 8000, "val": 1000, "test": 1000},
     "diabetes": {"train": 532, "val": 113, "test": 113},
-    "airline": {"train": 95, "val": 24, "test": 24},
+    "airline": {"train": 94, "val": 24, "test": 24},
     "hello": {"train": 1, "val": 1, "test": 1},
     "seq-reverse": {"train": 8000, "val": 1000, "test": 1000},
     "regression-toy": {"train": 80, "val": 10, "test": 10},

@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 import zoo
 from zoo.cli import app
 from zoo.train import tasks
-from zoo.train.loop import TrainingFailed, TrainRequest, train
+from zoo.train.loop import TrainRequest, train
 
 runner = CliRunner()
 TRAINABLE = [n for n in zoo.list_models() if zoo.get_spec(n).default_data]
@@ -208,3 +208,54 @@ def test_linear_regression_learns_y_equals_2x(tmp_path):
     _, _, _, model = zoo.train.rundir.load_run(tmp_path / "run")
     assert result.test["rmse"] < 0.05
     assert abs(model.linear.weight.item() - 2.0) < 0.05
+
+
+def test_class_weights_follow_inverse_frequency():
+    from zoo.data import load_dataset
+    from zoo.registry import get_spec
+
+    spec = get_spec("name-gru")
+    data = load_dataset("names")
+    task = tasks.make_task(spec, spec.make_config(vocab_size=len(data.vocab)), data, torch.device("cpu"))
+    task.weight_classes(0.5)
+    weights = task.class_weights
+    counts = torch.bincount(torch.tensor(data.splits["train"].labels), minlength=18).double()
+    assert abs(weights.mean().item() - 1.0) < 1e-6
+    expected = counts.pow(-0.5) / counts.pow(-0.5).mean()
+    torch.testing.assert_close(weights.double(), expected, atol=1e-6, rtol=0)
+    with pytest.raises(ValueError, match="needs a multi-class classifier"):
+        tasks.make_task(get_spec("sentiment-lstm"), get_spec("sentiment-lstm").make_config(), load_dataset("sentiment"),
+                        torch.device("cpu")).weight_classes(0.5)  # fmt: skip
+
+
+def test_resume_with_another_config_is_refused(tmp_path):
+    run = tmp_path / "run"
+    train(TrainRequest("diabetes-mlp", epochs=1, limit_batches=1, out=run))
+    result = runner.invoke(app, ["train", "diabetes-mlp", "--out", str(run), "--resume", "--set", "hidden_sizes=7,3"])
+    assert result.exit_code == 2
+    assert "trained diabetes-mlp with a different config (hidden_sizes)" in result.output
+
+
+def test_logit_adjustment_offsets_are_tau_log_prior():
+    from zoo.data import load_dataset
+    from zoo.registry import get_spec
+
+    spec = get_spec("name-gru")
+    data = load_dataset("names")
+    task = tasks.make_task(spec, spec.make_config(vocab_size=len(data.vocab)), data, torch.device("cpu"))
+    task.adjust_logits(0.5)
+    counts = torch.bincount(torch.tensor(data.splits["train"].labels), minlength=18).double()
+    torch.testing.assert_close(task.logit_offsets.double(), 0.5 * (counts / counts.sum()).log(), atol=1e-6, rtol=0)
+
+
+def test_shift_augmentation_moves_whole_digits():
+    images = torch.full((5, 1, 28, 28), -0.4242)
+    images[:, :, 10:18, 10:18] = 2.0
+    offsets = torch.tensor([[0, 0], [4, 4], [2, 2], [0, 4], [3, 1]])
+    shifted = tasks._shift_images(images, offsets, 2)
+    assert shifted.shape == images.shape
+    for image, (dy, dx) in zip(shifted, offsets.tolist()):
+        rows, cols = torch.nonzero(image[0] > 0, as_tuple=True)
+        assert rows.numel() == 64, "the square moved whole, nothing cut"
+        assert (int(rows.min()), int(cols.min())) == (10 + 2 - dy, 10 + 2 - dx)
+    assert torch.equal(shifted[2], images[2]), "offset (2, 2) is no move"

@@ -39,6 +39,10 @@ def train_command(
     clip: Annotated[Optional[float], typer.Option(help="Clip the gradient norm to this value.")] = None,
     bptt: Annotated[Optional[int], typer.Option(help="Truncated-BPTT window (language models).")] = None,
     schedule: Annotated[Optional[str], typer.Option(help="Learning-rate schedule: constant or cosine.")] = None,
+    class_weight_power: Annotated[Optional[float], typer.Option(help="Classifiers: weight each class by frequency^-power (0 = plain, 0.5 for unbalanced data).")] = None,
+    logit_adjustment: Annotated[Optional[float], typer.Option(help="Classifiers: train on logits + TAU*log(class prior) for balanced accuracy (0 = off).")] = None,
+    shift_augment: Annotated[Optional[int], typer.Option(help="Images: move each training image by up to N pixels (0 = off).")] = None,
+    label_smoothing: Annotated[Optional[float], typer.Option(help="Classifiers: smooth the training targets by this much (0 = off).")] = None,
     set_: Annotated[Optional[List[str]], typer.Option("--set", help="Config override key=value (repeatable); see `zoo models info`.")] = None,
     device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
     seed: Annotated[Optional[int], typer.Option(help="Seed for weights, data order and dropout.")] = None,
@@ -64,8 +68,10 @@ def train_command(
     request = TrainRequest(
         model=model, data=data, epochs=epochs, batch_size=batch_size, lr=lr, optimizer=optimizer,
         momentum=momentum, weight_decay=weight_decay, clip=clip, bptt=bptt, schedule=schedule,
-        seed=seed, overrides=overrides, device=device, out=out, resume=resume, overwrite=overwrite,
-        time_limit=limit, limit_batches=limit_batches, embeddings=embeddings, freeze_embeddings=freeze_embeddings,
+        seed=seed, class_weight_power=class_weight_power, logit_adjustment=logit_adjustment,
+        shift_augment=shift_augment, label_smoothing=label_smoothing, overrides=overrides, device=device,
+        out=out, resume=resume, overwrite=overwrite, time_limit=limit, limit_batches=limit_batches,
+        embeddings=embeddings, freeze_embeddings=freeze_embeddings,
     )  # fmt: skip
     try:
         with user_errors():
@@ -82,7 +88,7 @@ def _child_arguments(values: Dict[str, Any]) -> List[str]:
     """The same `zoo train` call for each launched process, without --nproc."""
     arguments = ["train", values["model"]]
     for name in ("data", "epochs", "batch_size", "lr", "optimizer", "momentum", "weight_decay", "clip",
-                 "bptt", "schedule", "device", "seed", "out", "time_limit", "limit_batches", "embeddings"):  # fmt: skip
+                 "bptt", "schedule", "class_weight_power", "logit_adjustment", "shift_augment", "label_smoothing", "device", "seed", "out", "time_limit", "limit_batches", "embeddings"):  # fmt: skip
         if values[name] is not None:
             arguments += [f"--{name.replace('_', '-')}", str(values[name])]
     for item in values["set_"] or []:

@@ -98,12 +98,24 @@ class Stream:
 
 @dataclass
 class Series:
-    """A real-valued series; a split is the part [start, end) predicted from all before it."""
+    """A real-valued series; a split is the steps [start, end) each predicted from all before.
 
-    values: Tensor  # (N, F) float, the whole series (already scaled)
+    ``values`` are what the model reads and predicts: standardised month-on-month changes of
+    the log level, ``(log level[t] - log level[t - 1] - offset) / factor`` (0 at t = 0), so a
+    prediction for step t becomes the level ``level[t - 1] * exp(value * factor + offset)``.
+    """
+
+    values: Tensor  # (N, F) float, the whole series (scaled changes)
+    levels: Tensor  # (N,) float64, the original series
     start: int
     end: int
-    scale: Tuple[float, float]  # (offset, factor): original = value * factor + offset
+    scale: Tuple[float, float]  # (offset, factor) of the changes
+
+    def to_levels(self, predicted: Tensor) -> Tensor:
+        """Predicted scaled changes for steps [start, end) -> predicted original levels."""
+        offset, factor = self.scale
+        previous = self.levels[self.start - 1 : self.end - 1]
+        return previous * (predicted.double() * factor + offset).exp()
 
     def __len__(self) -> int:
         return self.end - self.start

@@ -138,8 +138,8 @@ AIRLINE_VAL_MONTHS = 24  # 1957-1958
 
 def load_airline(path: Path, seed: int, source: str) -> DataSet:
     """``Month,Passengers`` CSV. Chronological: the last 24 months test, the 24 before validate,
-    the rest train (so ``seed`` is not used). Values are log-scaled and standardised with the
-    training months only."""
+    the rest train (so ``seed`` is not used). The model sees month-on-month changes of the log
+    level, standardised with the training months only (see ``Series``)."""
     if path.is_dir():
         path = path / "airline-passengers.csv"
     values: List[float] = []
@@ -159,20 +159,25 @@ def load_airline(path: Path, seed: int, source: str) -> DataSet:
     if n < AIRLINE_TEST_MONTHS + AIRLINE_VAL_MONTHS + 24:
         raise DataFormatError(path, None, f"holds {n} months; at least 72 are needed")
     train_end, val_end = n - AIRLINE_TEST_MONTHS - AIRLINE_VAL_MONTHS, n - AIRLINE_TEST_MONTHS
-    logs = torch.tensor(values, dtype=torch.float64).log()
-    mean, std = logs[:train_end].mean().item(), logs[:train_end].std().item()
-    scaled = ((logs - mean) / std).float().unsqueeze(1)  # (N, 1)
+    levels = torch.tensor(values, dtype=torch.float64)
+    # Month-on-month change of the log: the series grows, and a model of the level would have
+    # to extrapolate past every value it trained on; the changes stay in range.
+    changes = torch.zeros(n, dtype=torch.float64)
+    changes[1:] = levels.log().diff()
+    mean, std = changes[1:train_end].mean().item(), changes[1:train_end].std().item()
+    scaled = ((changes - mean) / std).float().unsqueeze(1)  # (N, 1)
+    scaled[0] = 0.0
     scale = (mean, std)
     splits: Dict[str, Series] = {
-        "train": Series(scaled, 1, train_end, scale),  # step 0 has nothing before it
-        "val": Series(scaled, train_end, val_end, scale),
-        "test": Series(scaled, val_end, n, scale),
+        "train": Series(scaled, levels, 2, train_end, scale),  # step 1's change has no history
+        "val": Series(scaled, levels, train_end, val_end, scale),
+        "test": Series(scaled, levels, val_end, n, scale),
     }
     return DataSet(
         name="airline",
         kind="series",
         splits=splits,
-        description="monthly airline passengers 1949-1960 (log, standardised) -> next month",
+        description="monthly airline passengers 1949-1960 (log changes, standardised) -> next month",
         source=source,
         dims={"input_size": 1, "output_size": 1},
         split_rule="chronological: last 24 months test, 24 before validation, first 96 train",

@@ -56,6 +56,7 @@ class NameGRUConfig:
     num_layers: int = option(2, "stacked GRU layers")
     bidirectional: bool = option(True, "read the name both ways")
     num_classes: int = option(18, "languages")
+    dropout: float = option(0.0, "dropout between GRU layers and before the head (course: none)")
 
 
 class TokenClassifier(nn.Module):
@@ -136,10 +137,11 @@ def _sentiment_lstm(cfg: SentimentLSTMConfig) -> nn.Module:
 
 def _name_gru(cfg: NameGRUConfig) -> nn.Module:
     encoder = recurrent_layer("gru", True, cfg.hidden_size, cfg.hidden_size, cfg.num_layers,
-                              bidirectional=cfg.bidirectional)  # fmt: skip
+                              cfg.dropout if cfg.num_layers > 1 else 0.0, cfg.bidirectional)  # fmt: skip
     directions = 2 if cfg.bidirectional else 1
     head = nn.Linear(directions * cfg.hidden_size, cfg.num_classes)
-    return TokenClassifier(cfg.vocab_size, cfg.hidden_size, encoder, False, directions, head)
+    return TokenClassifier(cfg.vocab_size, cfg.hidden_size, encoder, False, directions, head,
+                           cfg.dropout)  # fmt: skip
 
 
 def _signature(vocab_size: int, outputs: int, what: str) -> Signature:

@@ -26,7 +26,9 @@ def join(device: torch.device) -> Shard:
     if not launched():
         return Shard()
     world = int(os.environ["WORLD_SIZE"])
-    if world > 1 and not dist.is_initialized():
+    if not dist.is_initialized():  # also for a world of 1: the launched path is the same
+        if device.type == "cuda":
+            torch.cuda.set_device(device)
         dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
     return Shard(int(os.environ["RANK"]), world)
 

@@ -24,7 +24,7 @@ from torch import nn
 from zoo.data import dataset_names, load_dataset
 from zoo.registry import get_spec
 from zoo.train import distributed, rundir
-from zoo.train.batching import Shard, unwrap
+from zoo.train.batching import Shard
 from zoo.train.checkpoint import load_checkpoint, save_checkpoint, save_weights, write_json, write_jsonl
 from zoo.train.embeddings import read_vectors, vector_size
 from zoo.train.plots import plot_confusion, plot_curves
@@ -53,6 +53,10 @@ class TrainRequest:
     bptt: Optional[int] = None
     schedule: Optional[str] = None
     seed: Optional[int] = None
+    class_weight_power: Optional[float] = None
+    logit_adjustment: Optional[float] = None
+    shift_augment: Optional[int] = None
+    label_smoothing: Optional[float] = None
     overrides: Dict[str, Any] = field(default_factory=dict)  # --set, already typed
     device: str = "auto"
     out: Optional[Path] = None
@@ -151,6 +155,8 @@ def train(request: TrainRequest, console: Optional[Console] = None) -> TrainResu
         recipe_for(spec.name), epochs=request.epochs, batch_size=request.batch_size, lr=request.lr,
         optimizer=request.optimizer, momentum=request.momentum, weight_decay=request.weight_decay,
         clip=request.clip, bptt=request.bptt, schedule=request.schedule, seed=request.seed,
+        class_weight_power=request.class_weight_power, logit_adjustment=request.logit_adjustment,
+        shift_augment=request.shift_augment, label_smoothing=request.label_smoothing,
     )  # fmt: skip
     if recipe.epochs < 1 or recipe.batch_size < 1 or not recipe.lr > 0:
         raise ValueError("--epochs and --batch-size must be >= 1 and --lr > 0")
@@ -165,6 +171,8 @@ def train(request: TrainRequest, console: Optional[Console] = None) -> TrainResu
     config = rundir.model_config(spec, data, recipe.config, overrides)
     if writer:
         rundir.prepare_out(out, request.resume, request.overwrite)
+    if request.resume:
+        rundir.check_same_model(out, spec.name, config)
     distributed.barrier()
 
     torch.manual_seed(recipe.seed)
@@ -174,6 +182,15 @@ def train(request: TrainRequest, console: Optional[Console] = None) -> TrainResu
     task = make_task(spec, config, data, device)
     if isinstance(task, LanguageModelTask):
         task.set_bptt(recipe.bptt)
+    if recipe.class_weight_power or recipe.logit_adjustment:
+        task.weight_classes(recipe.class_weight_power)
+        task.adjust_logits(recipe.logit_adjustment)
+    if recipe.shift_augment:
+        task.augment_shift(recipe.shift_augment)
+    if recipe.label_smoothing:
+        if not hasattr(task, "label_smoothing") or spec.task != "classification":
+            raise ValueError(f"label smoothing needs a multi-class classifier, not {spec.task}")
+        task.label_smoothing = recipe.label_smoothing
     batch_size = task.batch_size(recipe.batch_size, shard)
     shard.check_batch(batch_size)
     steps = task.steps_per_epoch(batch_size)
@@ -197,7 +214,7 @@ def train(request: TrainRequest, console: Optional[Console] = None) -> TrainResu
     if writer:
         write_json(out / rundir.CONFIG, rundir.run_document(spec, config, data, request.data, training))
     ddp_model: nn.Module = model
-    if shard.world > 1:
+    if distributed.launched():
         ddp_model = nn.parallel.DistributedDataParallel(model, device_ids=[device] if device.type == "cuda" else None)
 
     if writer:

@@ -20,10 +20,19 @@ class Recipe:
     bptt: int = 100  # window of truncated BPTT (language models)
     schedule: str = "constant"  # "constant" or "cosine" (decay to 0 over the run, per step)
     seed: int = 0
+    # Classifiers: weight each class's loss by (its training frequency)^-power, normalised to a
+    # mean of 1; 0 is the plain loss, 0.5 a common middle for unbalanced classes (names).
+    class_weight_power: float = 0.0
+    # Classifiers: train on logits + tau * log(class prior) (logit adjustment); 0 = off.
+    logit_adjustment: float = 0.0
+    label_smoothing: float = 0.0  # classification: Szegedy et al. 2016's smoothing of the targets
+    # Images: move each training image by up to this many pixels (0 = off).
+    shift_augment: int = 0
     # Config overrides the recipe trains with (the model's defaults are the tutorial's sizes).
     config: Dict[str, Any] = field(default_factory=dict)
 
 
+_IMAGES = Recipe(epochs=30, batch_size=64, lr=2e-3, weight_decay=1e-4, schedule="cosine", shift_augment=2)
 _SEQUENCE_CLASSIFIER = Recipe(epochs=8, batch_size=64, lr=2e-3, clip=1.0, schedule="cosine")
 
 RECIPES: Dict[str, Recipe] = {
@@ -37,21 +46,32 @@ RECIPES: Dict[str, Recipe] = {
     "stacked-lstm-classifier": _SEQUENCE_CLASSIFIER,
     "text-classifier": Recipe(epochs=10, batch_size=32, lr=1e-3, clip=5.0, schedule="cosine"),
     "sentiment-lstm": Recipe(epochs=12, batch_size=32, lr=1e-3, clip=5.0, schedule="cosine"),
-    "name-gru": Recipe(epochs=12, batch_size=64, lr=3e-3, clip=5.0, schedule="cosine"),
+    # Names are unbalanced (Russian ~47%): logit adjustment (tau 0.3) and label smoothing trade a
+    # little plain accuracy for balanced accuracy; a wider GRU with dropout wins both back.
+    "name-gru": Recipe(
+        epochs=15, batch_size=64, lr=2e-3, clip=5.0, schedule="cosine", logit_adjustment=0.3,
+        label_smoothing=0.1, config={"hidden_size": 200, "dropout": 0.3},
+    ),
     "char-rnn": Recipe(epochs=4, batch_size=64, lr=2e-3, clip=5.0, bptt=100, schedule="cosine"),
-    "char-lstm": Recipe(epochs=4, batch_size=64, lr=2e-3, clip=5.0, bptt=100, schedule="cosine"),
+    # One wide LSTM trains faster per quality on a CPU than char-rnn's 2x128: 10 epochs, ~12 min.
+    "char-lstm": Recipe(
+        epochs=10, batch_size=64, lr=3e-3, clip=5.0, bptt=100, schedule="cosine",
+        config={"hidden_size": 512, "num_layers": 1, "embedding_dim": 64, "dropout": 0.2},
+    ),
     "char-gru": Recipe(epochs=4, batch_size=64, lr=2e-3, clip=5.0, bptt=100, schedule="cosine"),
     # The course: Adam lr 0.1, 15 epochs; a few more steps make every seed's run converge.
     "hello-rnncell": Recipe(epochs=100, batch_size=1, lr=0.1, seed=2),
     "seq2seq-lstm": Recipe(epochs=10, batch_size=64, lr=3e-3, clip=1.0, schedule="cosine"),
-    "lstm-forecaster": Recipe(epochs=400, batch_size=1, lr=1e-2, clip=1.0, schedule="cosine"),
+    "lstm-forecaster": Recipe(epochs=600, batch_size=1, lr=3e-3, clip=1.0, schedule="cosine"),
     "linear-regression": Recipe(epochs=100, batch_size=16, lr=0.05, optimizer="sgd"),
     "logistic-regression": Recipe(epochs=100, batch_size=16, lr=0.5, optimizer="sgd"),
-    "diabetes-mlp": Recipe(epochs=200, batch_size=32, lr=0.01, schedule="cosine"),
-    "mnist-mlp": Recipe(epochs=10, batch_size=64, lr=0.01, optimizer="sgd", momentum=0.5),
-    "mnist-cnn": Recipe(epochs=10, batch_size=64, lr=0.01, optimizer="sgd", momentum=0.5),
-    "mnist-inception": Recipe(epochs=10, batch_size=64, lr=0.01, optimizer="sgd", momentum=0.5),
-    "mnist-resnet": Recipe(epochs=10, batch_size=64, lr=0.01, optimizer="sgd", momentum=0.5),
+    "diabetes-mlp": Recipe(epochs=1000, batch_size=532, lr=0.005),  # full batch, as the course
+    # The course trains 10 epochs of SGD (lr 0.01, momentum 0.5) on 60,000 images; on the 8,000
+    # bundled ones that reaches ~96.8% (mnist-cnn). Adam, cosine decay and 2-pixel shifts: 99%.
+    "mnist-mlp": _IMAGES,
+    "mnist-cnn": _IMAGES,
+    "mnist-inception": _IMAGES,
+    "mnist-resnet": _IMAGES,
 }
 
 

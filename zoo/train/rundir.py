@@ -44,6 +44,19 @@ def prepare_out(out: Path, resume: bool, overwrite: bool) -> None:
     out.mkdir(parents=True, exist_ok=True)
 
 
+def check_same_model(run: Path, name: str, config: Config) -> None:
+    """--resume must rebuild the model the run trained (same name, same config)."""
+    document = read_json(run / CONFIG)
+    stored = document["config"]
+    now = config_to_dict(config)
+    if document["model"] != name or stored != now:
+        changed = sorted(k for k in set(stored) | set(now) if stored.get(k) != now.get(k))
+        raise ValueError(
+            f"--resume: {run} trained {document['model']} with a different config "
+            f"({', '.join(changed) or 'model'}); resume with the same MODEL and --set options"
+        )
+
+
 def config_to_dict(config: Config) -> Dict[str, Any]:
     return {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(config).items()}
 

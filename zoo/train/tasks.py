@@ -34,6 +34,18 @@ def _balanced_accuracy(confusion: Tensor) -> float:
     return float((confusion.diag()[present].double() / support[present]).mean())
 
 
+def _shift_images(images: Tensor, offsets: Tensor, pixels: int) -> Tensor:
+    """Each image (B, C, H, W) or (B, H, W) moved by its (dy, dx) in ``offsets`` (B, 2), values
+    in [0, 2 * pixels] for shifts of -pixels..pixels; the uncovered border is the background
+    (the minimum value)."""
+    background = float(images.min())
+    height, width = images.shape[-2], images.shape[-1]
+    padded = F.pad(images, (pixels, pixels, pixels, pixels), value=background)
+    return torch.stack([
+        padded[i, ..., dy : dy + height, dx : dx + width] for i, (dy, dx) in enumerate(offsets.tolist())
+    ])  # fmt: skip
+
+
 class Task:
     """Base: subclasses say how to batch a split, compute the loss and measure a split."""
 
@@ -73,6 +85,7 @@ class Task:
         return self.criterion(model(*args), target), target.size(0)
 
     def criterion(self, output: Any, target: Tensor) -> Tensor:
+        """The plain loss (what validation and test report)."""
         raise NotImplementedError
 
     def start_epoch(self) -> None:
@@ -107,6 +120,66 @@ class ExampleTask(Task):
             self.primary_metric, self.higher_is_better = "accuracy", True
         else:
             self.primary_metric, self.higher_is_better = "rmse", False
+        self.class_weights: Optional[Tensor] = None
+        self.logit_offsets: Optional[Tensor] = None
+        self.max_shift = 0  # images: random translation of training batches, in pixels
+        self.label_smoothing = 0.0  # classification: training targets 1 - eps (+ eps / classes)
+
+    def augment_shift(self, pixels: int) -> None:
+        if pixels and self.data.kind != "images":
+            raise ValueError(f"shift augmentation needs images, not {self.data.kind}")
+        self.max_shift = pixels
+
+    def train_batches(
+        self, batch_size: int, seed: int, epoch: int, shard: Shard, start_step: int
+    ) -> Iterator[Batch]:
+        split = self.data.splits["train"]
+        every = epoch_batches(len(split), batch_size, seed, epoch, Shard(), start_step)
+        for step, indices in enumerate(every, start=start_step):
+            args, target = self.collate(split, shard.part(indices))
+            if self.max_shift:
+                # Drawn for the global batch from (seed, epoch, step), then this process's share:
+                # the same shifts with one process or many, and after a resume.
+                generator = torch.Generator().manual_seed((seed * 1_000_003 + epoch) * 1_000_003 + step)
+                offsets = torch.randint(0, 2 * self.max_shift + 1, (len(indices), 2), generator=generator)
+                mine = offsets[torch.tensor(shard.part(list(range(len(indices)))), dtype=torch.long)]
+                args = (_shift_images(args[0], mine, self.max_shift),) + args[1:]
+            yield args, target
+
+    def _train_prior(self) -> Tensor:
+        if self.spec.task != "classification":
+            raise ValueError(f"class rebalancing needs a multi-class classifier, not {self.spec.task}")
+        split = self.data.splits["train"]
+        labels = torch.tensor(split.labels) if self.data.kind == "sequences" else split.targets
+        counts = torch.bincount(labels, minlength=len(self.data.labels or [])).double().clamp(min=1)
+        return counts / counts.sum()
+
+    def weight_classes(self, power: float) -> None:
+        """Training loss weight prior^-power per class, mean 1 (0: unweighted)."""
+        if power == 0.0:
+            self.class_weights = None
+            return
+        weights = self._train_prior().pow(-power)
+        self.class_weights = (weights / weights.mean()).float().to(self.device)
+
+    def adjust_logits(self, tau: float) -> None:
+        """Logit-adjusted training loss (Menon et al. 2021, "Long-tail learning via logit
+        adjustment"): cross-entropy of logits + tau * log(prior). The model's own logits then
+        rank classes as if they were balanced, which raises balanced accuracy."""
+        if tau == 0.0:
+            self.logit_offsets = None
+            return
+        self.logit_offsets = (tau * self._train_prior().log()).float().to(self.device)
+
+    def loss(self, model: nn.Module, batch: Batch) -> Tuple[Tensor, int]:
+        args, target = self._to_device(batch)
+        output = model(*args)
+        if self.spec.task == "classification":
+            if self.logit_offsets is not None:
+                output = output + self.logit_offsets
+            loss = F.cross_entropy(output, target, weight=self.class_weights, label_smoothing=self.label_smoothing)
+            return loss, target.size(0)
+        return self.criterion(output, target), target.size(0)
 
     def collate(self, split: Any, indices: List[int]) -> Batch:
         kind = self.data.kind
@@ -362,21 +435,15 @@ class ForecastTask(Task):
     @torch.no_grad()
     def evaluate(self, model: nn.Module, split_name: str, batch_size: int = 1) -> Dict[str, Any]:
         split = self.data.splits[split_name]
-        loss, _ = self.loss(model, self._window(split_name))
         (series,), target = self._to_device(self._window(split_name))
         prediction, _ = model(series)
-        predicted = prediction[0, split.start - 1 :, 0].double().cpu()
-        mean, std = split.scale
-
-        def original(scaled: Tensor) -> Tensor:
-            return (scaled * std + mean).exp()
-
-        actual = original(split.values[split.start : split.end, 0].double())
-        naive = original(split.values[split.start - 12 : split.end - 12, 0].double())
-        rmse = float((original(predicted) - actual).pow(2).mean().sqrt())
+        predicted = prediction[:, split.start - 1 :]  # (1, end - start, F)
+        actual = split.levels[split.start : split.end]
+        naive = split.levels[split.start - 12 : split.end - 12]  # the same month a year before
+        rmse = float((split.to_levels(predicted[0, :, 0].cpu()) - actual).pow(2).mean().sqrt())
         naive_rmse = float((naive - actual).pow(2).mean().sqrt())
-        return {"loss": loss.item(), "rmse": rmse, "seasonal_naive_rmse": naive_rmse,
-                "rmse_vs_naive": rmse / naive_rmse}  # fmt: skip
+        return {"loss": F.mse_loss(predicted, target).item(), "rmse": rmse,
+                "seasonal_naive_rmse": naive_rmse, "rmse_vs_naive": rmse / naive_rmse}  # fmt: skip
 
 
 def make_task(spec: ModelSpec, config: Any, data: DataSet, device: torch.device) -> Task:
