@@ -15,6 +15,6 @@ REPORT="$OUT/gpu_report.txt"
   python scripts/gpu_check_models.py --out "$OUT/gpu_models_report.json"
   echo "== CUDA tests (models, training)"
   python -m pytest -q -p no:cacheprovider tests/models/test_cuda.py tests/train/test_cuda_training.py 2>&1 | tail -15
-  echo "== zoo train name-gru --device cuda (the default recipe)"
-  python -m zoo train name-gru --device cuda --out "$OUT/runs/name-gru" 2>&1 | grep -E "epoch 1[0-9]?:|test|saved" | tail -4
+  echo "== zoo train name-gru --device cuda (the default recipe, 3 epochs)"
+  time python -m zoo train name-gru --device cuda --epochs 3 --out "$OUT/runs/name-gru" 2>&1 | grep -E "^epoch|test|saved" | tail -6
 } 2>&1 | tee "$REPORT"
