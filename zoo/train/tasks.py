@@ -80,9 +80,8 @@ class Task:
         raise NotImplementedError
 
     def loss(self, model: nn.Module, batch: Batch) -> Tuple[Tensor, int]:
-        """The mean loss of ``batch`` and how many items (examples or tokens) it covered."""
-        args, target = self._to_device(batch)
-        return self.criterion(model(*args), target), target.size(0)
+        """The mean training loss of ``batch`` and how many items (examples or tokens) it covered."""
+        raise NotImplementedError
 
     def criterion(self, output: Any, target: Tensor) -> Tensor:
         """The plain loss (what validation and test report)."""
