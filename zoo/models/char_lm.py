@@ -23,7 +23,7 @@ from torch.nn import functional as F
 
 from zoo import nn as znn
 from zoo.models.common import option
-from zoo.nn.checks import check_dims, check_state, check_token_ids
+from zoo.nn.checks import check_state, check_token_batch
 from zoo.nn.sampling import next_state, sample_tokens, seed_streams, uniform
 from zoo.registry import ExampleInputs, ModelSpec, Signature, TensorSpec, register_model
 
@@ -51,13 +51,6 @@ class HelloConfig:
     hidden_size: int = option(4, "RNNCell hidden units; the state is the logits, so = vocab_size")
 
 
-def _check_tokens(tokens: Tensor, vocab_size: int, what: str) -> None:
-    check_dims(tokens, 2, "(batch, time) token ids", what)
-    check_token_ids(tokens, vocab_size, what)
-    if tokens.size(1) < 1:
-        raise ValueError("{} must hold at least one step per sequence".format(what))
-
-
 class CharLM(nn.Module):
     """Embedding -> RNN/GRU layers -> linear decoder; the state is one tensor (L, B, H)."""
 
@@ -82,7 +75,7 @@ class CharLM(nn.Module):
         self.decoder = nn.Linear(cfg.hidden_size, cfg.vocab_size)
 
     def forward(self, tokens: Tensor, state: Optional[Tensor] = None) -> Tuple[Tensor, Tensor]:
-        _check_tokens(tokens, self.vocab_size, "tokens")
+        check_token_batch(tokens, self.vocab_size, "tokens")
         x = self.dropout(self.embedding(tokens))  # (B, T, E)
         output, state = self.rnn(x, state)  # (B, T, H), (L, B, H)
         return self.decoder(self.dropout(output)), state  # (B, T, V)
@@ -103,7 +96,7 @@ class CharLM(nn.Module):
         same ``seed`` gives the same tokens in eager mode, TorchScript and ONNX (see
         ``zoo.nn.sampling``). Call ``eval()`` first unless dropout noise is wanted.
         """
-        _check_tokens(prefix, self.vocab_size, "prefix")
+        check_token_batch(prefix, self.vocab_size, "prefix")
         if steps < 0:
             raise ValueError("steps must be >= 0, got {}".format(steps))
         batch = prefix.size(0)
@@ -129,7 +122,7 @@ class CharLSTM(CharLM):
     def forward(
         self, tokens: Tensor, state: Optional[Tuple[Tensor, Tensor]] = None
     ) -> Tuple[Tensor, Tuple[Tensor, Tensor]]:
-        _check_tokens(tokens, self.vocab_size, "tokens")
+        check_token_batch(tokens, self.vocab_size, "tokens")
         x = self.dropout(self.embedding(tokens))
         output, state = self.rnn(x, state)
         return self.decoder(self.dropout(output)), state
@@ -158,7 +151,7 @@ class HelloRNNCell(nn.Module):
         self.cell = znn.RNNCell(cfg.vocab_size, cfg.hidden_size)
 
     def forward(self, tokens: Tensor, state: Optional[Tensor] = None) -> Tuple[Tensor, Tensor]:
-        _check_tokens(tokens, self.vocab_size, "tokens")
+        check_token_batch(tokens, self.vocab_size, "tokens")
         if state is None:
             h = self.init_state(tokens.size(0))
         else:

@@ -19,7 +19,7 @@ from torch import Tensor, nn
 
 from zoo import nn as znn
 from zoo.models.common import option, ragged_lengths, token_ids
-from zoo.nn.checks import check_dims, check_lengths, check_token_ids
+from zoo.nn.checks import check_lengths, check_token_batch
 from zoo.registry import ExampleInputs, ModelSpec, Signature, TensorSpec, register_model
 
 
@@ -34,13 +34,6 @@ class Seq2SeqConfig:
     pad_id: int = option(0, "padding token (target and source)")
     bos_id: int = option(1, "target start token fed to the decoder first")
     eos_id: int = option(2, "target end token; decoding stops after it")
-
-
-def _check_ids(ids: Tensor, vocab_size: int, what: str) -> None:
-    check_dims(ids, 2, "(batch, time) token ids", what)
-    check_token_ids(ids, vocab_size, what)
-    if ids.size(1) < 1:
-        raise ValueError("{} must hold at least one step per sequence".format(what))
 
 
 class Seq2SeqLSTM(nn.Module):
@@ -67,7 +60,7 @@ class Seq2SeqLSTM(nn.Module):
         self.output = nn.Linear(cfg.hidden_size, cfg.tgt_vocab_size)
 
     def _encode(self, src: Tensor, src_lengths: Tensor) -> Tuple[Tensor, Tensor]:
-        _check_ids(src, self.src_vocab_size, "src")
+        check_token_batch(src, self.src_vocab_size, "src")
         check_lengths(src_lengths, src.size(0), src.size(1), "src_lengths")
         embedded = self.dropout(self.src_embedding(src))  # (B, S, E)
         _, state = self.encoder(embedded, None, src_lengths)  # 2 x (L, B, H)
@@ -76,7 +69,7 @@ class Seq2SeqLSTM(nn.Module):
     def forward(self, src: Tensor, src_lengths: Tensor, tgt_in: Tensor) -> Tensor:
         """Teacher forcing: ``tgt_in`` is the target shifted right (starting with <bos>)."""
         state = self._encode(src, src_lengths)
-        _check_ids(tgt_in, self.tgt_vocab_size, "tgt_in")
+        check_token_batch(tgt_in, self.tgt_vocab_size, "tgt_in")
         if tgt_in.size(0) != src.size(0):
             raise ValueError(
                 "tgt_in has {} sequences but src has {}".format(tgt_in.size(0), src.size(0))

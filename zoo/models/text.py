@@ -22,7 +22,7 @@ import torch
 from torch import Tensor, nn
 
 from zoo.models.common import final_features, option, ragged_lengths, recurrent_layer, token_ids
-from zoo.nn.checks import check_dims, check_lengths, check_token_ids
+from zoo.nn.checks import check_lengths, check_token_batch
 from zoo.registry import ExampleInputs, ModelSpec, Signature, TensorSpec, register_model
 
 PAD_ID = 0
@@ -84,8 +84,7 @@ class TokenClassifier(nn.Module):
         self.head = head
 
     def forward(self, tokens: Tensor, lengths: Optional[Tensor] = None) -> Tensor:
-        check_dims(tokens, 2, "(batch, time) token ids", "tokens")
-        check_token_ids(tokens, self.vocab_size, "tokens")
+        check_token_batch(tokens, self.vocab_size, "tokens")
         if lengths is not None:
             check_lengths(lengths, tokens.size(0), tokens.size(1))
         embedded = self.embedding(tokens)  # (B, T, E)

@@ -85,3 +85,11 @@ def check_token_ids(ids: Tensor, vocab_size: int, what: str) -> None:
                 "{} holds token ids from {} to {} but the vocabulary has {} entries "
                 "(ids 0 to {})".format(what, low, high, vocab_size, vocab_size - 1)
             )
+
+
+def check_token_batch(ids: Tensor, vocab_size: int, what: str) -> None:
+    """A (batch, time) batch of token ids in [0, vocab_size) with at least one step."""
+    check_dims(ids, 2, "(batch, time) token ids", what)
+    check_token_ids(ids, vocab_size, what)
+    if ids.size(1) < 1:
+        raise ValueError("{} must hold at least one step per sequence".format(what))
