@@ -5,7 +5,7 @@ import json
 import os
 import shutil
 from pathlib import Path
-from typing import Any, Callable, Dict, Optional
+from typing import Any, Callable, Dict
 
 import torch
 from safetensors.torch import load_file, save_file
@@ -110,6 +110,3 @@ def load_checkpoint(
     carried = {k: v for k, v in carried.items() if k != "none"}
     return read_json(directory / "trainer.json"), carried
 
-
-def optional_json(path: Path) -> Optional[Any]:
-    return read_json(path) if path.exists() else None

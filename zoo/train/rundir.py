@@ -21,7 +21,7 @@ import torch
 from torch import nn
 
 import zoo
-from zoo.data import DataSet, Vocabulary
+from zoo.data import DataSet
 from zoo.registry import Config, ModelSpec, get_spec
 from zoo.train.checkpoint import load_weights, read_json
 
@@ -128,7 +128,3 @@ def load_run(run: Path, weights: str = WEIGHTS) -> Tuple[Dict[str, Any], ModelSp
     load_weights(path, model)
     return document, spec, config, model.eval()
 
-
-def vocabulary(document: Dict[str, Any]) -> Optional[Vocabulary]:
-    vocab = document["data"].get("vocab")
-    return Vocabulary.from_dict(vocab) if vocab else None
