@@ -59,6 +59,9 @@ class Signature:
 
 Config = Any  # a model's config dataclass instance
 
+# What a model without a time loop offers (see ModelSpec.onnx_exporters).
+LOOP_FREE_EXPORTERS = ("torchscript", "dynamo")
+
 # What a model's outputs mean; training, serving and export pick losses and decoders by it.
 TASKS = {
     "encoder": "per-step hidden states and the final state of a sequence",
@@ -91,6 +94,11 @@ class ModelSpec:
     origin: str = ""  # the tutorial or reference the model follows
     # Extra methods compiled by torch.jit.script besides forward (``generate``, ``decode``, ...).
     methods: Tuple[str, ...] = ()
+    # ONNX exporters that give a correct graph for every batch and length: "torchscript" keeps
+    # scripted loops as ONNX Loops; "dynamo" (torch.export) unrolls Python loops at the traced
+    # length, so only loop-free models (or torch.nn layers that become one ONNX op) list it.
+    # The zoo-wide export test verifies each one listed.
+    onnx_exporters: Tuple[str, ...] = ("torchscript",)
 
     def config_fields(self) -> List[dataclasses.Field]:
         return list(dataclasses.fields(self.config_cls))

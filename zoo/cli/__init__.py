@@ -5,7 +5,7 @@ from typing import Annotated, Optional
 import typer
 
 import zoo
-from zoo.cli import models, train
+from zoo.cli import export, models, train
 from zoo.cli.console import console
 
 app = typer.Typer(
@@ -17,6 +17,8 @@ app = typer.Typer(
 app.add_typer(models.app, name="models")
 app.command("train")(train.train_command)
 app.command("evaluate")(train.evaluate_command)
+app.command("export")(export.export_command)
+app.command("verify")(export.verify_command)
 
 
 def _print_version(value: bool) -> None:

@@ -159,8 +159,9 @@ class HelloRNNCell(nn.Module):
             h = state
         one_hot = F.one_hot(tokens, self.vocab_size).to(h.dtype)  # (B, T, V)
         steps: List[Tensor] = []
-        for x in one_hot.unbind(1):
-            h = self.cell(x, h)
+        # split + squeeze, not unbind: see the comment on the loop in zoo/nn/recurrent.py.
+        for x in one_hot.split(1, 1):
+            h = self.cell(x.squeeze(1), h)
             steps.append(h)
         return torch.stack(steps, dim=1), h  # (B, T, V), (B, H)
 

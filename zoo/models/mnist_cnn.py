@@ -17,7 +17,7 @@ from torch.nn import functional as F
 
 from zoo.models.classic import check_image, image_example, image_signature
 from zoo.models.common import option
-from zoo.registry import ModelSpec, register_model
+from zoo.registry import LOOP_FREE_EXPORTERS, ModelSpec, register_model
 
 
 @dataclass
@@ -125,6 +125,7 @@ def _register(name: str, model_cls: type, description: str, lecture: str) -> Non
             default_data="mnist",
             description=description,
             origin=f"PyTorch深度学习实践 {lecture}",
+            onnx_exporters=LOOP_FREE_EXPORTERS,
         )
     )
 

@@ -318,9 +318,12 @@ class RNN(_RecurrentBase):
         w_hh_t = w_hh.t()
         relu = self.nonlinearity == "relu"
         outputs: List[Tensor] = []
-        # unbind, not gx[t]: each gx[t]'s backward would write a zero gradient as large as gx,
-        # making the backward pass quadratic in time.
-        for t, gx_t in enumerate(gx.unbind(0)):
+        # split, not gx[t]: each gx[t]'s backward would write a zero gradient as large as gx,
+        # making the backward pass quadratic in time. Not unbind either: it exports to ONNX as
+        # SplitToSequence(split=1, keepdims=0), whose keepdims the ONNX spec ignores when a
+        # split is given (onnxruntime drops the axis, onnx.reference keeps it).
+        for t, gx_t in enumerate(gx.split(1, 0)):
+            gx_t = gx_t.squeeze(0)  # (B, G*H)
             h_next = rnn_relu_step(gx_t, h, w_hh_t) if relu else rnn_tanh_step(gx_t, h, w_hh_t)
             outputs.append(h_next)
             h = torch.where(mask[t], h_next, h) if ragged else h_next
@@ -373,9 +376,12 @@ class LSTM(_RecurrentBase):
         c = state[1]
         w_hh_t = w_hh.t()
         outputs: List[Tensor] = []
-        # unbind, not gx[t]: each gx[t]'s backward would write a zero gradient as large as gx,
-        # making the backward pass quadratic in time.
-        for t, gx_t in enumerate(gx.unbind(0)):
+        # split, not gx[t]: each gx[t]'s backward would write a zero gradient as large as gx,
+        # making the backward pass quadratic in time. Not unbind either: it exports to ONNX as
+        # SplitToSequence(split=1, keepdims=0), whose keepdims the ONNX spec ignores when a
+        # split is given (onnxruntime drops the axis, onnx.reference keeps it).
+        for t, gx_t in enumerate(gx.split(1, 0)):
+            gx_t = gx_t.squeeze(0)  # (B, G*H)
             h_next, c_next = lstm_step(gx_t, h, c, w_hh_t)
             outputs.append(h_next)
             if ragged:
@@ -431,9 +437,12 @@ class GRU(_RecurrentBase):
         h = state[0]
         w_hh_t = w_hh.t()
         outputs: List[Tensor] = []
-        # unbind, not gx[t]: each gx[t]'s backward would write a zero gradient as large as gx,
-        # making the backward pass quadratic in time.
-        for t, gx_t in enumerate(gx.unbind(0)):
+        # split, not gx[t]: each gx[t]'s backward would write a zero gradient as large as gx,
+        # making the backward pass quadratic in time. Not unbind either: it exports to ONNX as
+        # SplitToSequence(split=1, keepdims=0), whose keepdims the ONNX spec ignores when a
+        # split is given (onnxruntime drops the axis, onnx.reference keeps it).
+        for t, gx_t in enumerate(gx.split(1, 0)):
+            gx_t = gx_t.squeeze(0)  # (B, G*H)
             h_next = gru_step(gx_t, h, w_hh_t, b_hh)
             outputs.append(h_next)
             h = torch.where(mask[t], h_next, h) if ragged else h_next

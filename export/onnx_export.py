@@ -1,0 +1,127 @@
+"""ONNX export of one graph, by the exporter that keeps its time loop dynamic.
+
+``torchscript`` (the default, ``torch.onnx.export(..., dynamo=False)``): ``forward`` is traced
+through a thin wrapper around the scripted model, so scripted time loops stay ONNX ``Loop``s
+with dynamic batch and time and the rest is traced plainly; an extra graph (``generate``,
+``decode``) is a scripted module exported as is. ``dynamo`` (``torch.export``) unrolls Python
+loops at the example's length, so a model offers it only where no time loop runs in Python
+(``ModelSpec.onnx_exporters``).
+"""
+
+import io
+import json
+import logging
+import warnings
+from typing import Dict
+
+import onnx
+import torch
+from torch import nn
+
+from export.graphs import Args, Graph, method_module
+from export.twins import with_exportable_layers
+from zoo.registry import ModelSpec
+
+EXPORTERS = ("torchscript", "dynamo")
+DEFAULT_OPSET = 17
+
+
+class ExportError(ValueError):
+    """The model cannot be exported by the requested path."""
+
+
+class _Traced(nn.Module):
+    """Calls the scripted model: tracing this records one call to its compiled forward."""
+
+    def __init__(self, scripted: torch.jit.ScriptModule) -> None:
+        super().__init__()
+        self.model = scripted
+
+    def forward(self, *args):  # type: ignore[no-untyped-def]
+        return self.model(*args)
+
+
+def resolve_exporter(spec: ModelSpec, graph: Graph, exporter: str) -> str:
+    """``auto`` -> torchscript; an exporter the model does not support fails with the list."""
+    if exporter == "auto":
+        return "torchscript"
+    if exporter not in EXPORTERS:
+        raise ExportError(f"unknown exporter {exporter!r}; choose auto, {' or '.join(EXPORTERS)}")
+    supported = spec.onnx_exporters if graph.name == "forward" else ("torchscript",)
+    if exporter not in supported:
+        raise ExportError(
+            f"{spec.name} ({graph.name}) cannot be exported with {exporter}: its time loop would be "
+            f"unrolled at one length; supported: {', '.join(supported)}"
+        )
+    return exporter
+
+
+def _names(graph: Graph) -> Dict[str, object]:
+    return dict(
+        input_names=[t.name for t in graph.inputs],
+        output_names=[t.name for t in graph.outputs],
+        dynamic_axes=graph.dynamic_axes(),
+    )
+
+
+def export_graph(model: nn.Module, graph: Graph, args: Args, exporter: str, opset: int) -> onnx.ModelProto:
+    """``graph`` of the eager float32 ``model`` as an ONNX model, traced at ``args``."""
+    with warnings.catch_warnings(), torch.no_grad():
+        # TorchScript's deprecation and the tracer's "converting a tensor to a Python value"
+        # warnings are expected on this path: the loops are scripted, not traced.
+        warnings.simplefilter("ignore")
+        if exporter == "dynamo":
+            # It logs each registration it skips (torchvision ops) and an opset upgrade at WARNING.
+            logger = logging.getLogger("torch.onnx")
+            level = logger.level
+            logger.setLevel(logging.ERROR)
+            try:
+                program = torch.onnx.export(model, args, dynamo=True, opset_version=opset, verbose=False, **_names(graph))
+            finally:
+                logger.setLevel(level)
+            return program.model_proto
+        exportable, _ = with_exportable_layers(model)
+        scripted = torch.jit.script(exportable)
+        if graph.name == "forward":
+            module = torch.jit.trace(_Traced(scripted), args, check_trace=False)
+        else:
+            module = torch.jit.script(method_module(graph, scripted))
+        buffer = io.BytesIO()
+        torch.onnx.export(module, args, buffer, dynamo=False, opset_version=opset, **_names(graph))
+    return onnx.load_from_string(buffer.getvalue())
+
+
+def add_metadata(proto: onnx.ModelProto, fields: Dict[str, object]) -> None:
+    """Key manifest fields as ``metadata_props`` (strings; structured values as JSON)."""
+    del proto.metadata_props[:]
+    for key, value in fields.items():
+        entry = proto.metadata_props.add()
+        entry.key = key
+        entry.value = value if isinstance(value, str) else json.dumps(value, sort_keys=True)
+
+
+def check(proto: onnx.ModelProto) -> None:
+    """``onnx.checker`` with ``full_check`` (shape inference included)."""
+    onnx.checker.check_model(proto, full_check=True)
+
+
+def opset_of(proto: onnx.ModelProto) -> int:
+    """The default-domain opset the file declares (dynamo may raise a requested 17 to 18)."""
+    return next(o.version for o in proto.opset_import if o.domain in ("", "ai.onnx"))
+
+
+def ops_used(proto: onnx.ModelProto) -> list:
+    """Operator types of the graph and of its subgraphs (a Loop's body), sorted."""
+    found = set()
+
+    def visit(graph: onnx.GraphProto) -> None:
+        for node in graph.node:
+            found.add(node.op_type)
+            for attribute in node.attribute:
+                if attribute.type == onnx.AttributeProto.GRAPH:
+                    visit(attribute.g)
+                for sub in attribute.graphs:
+                    visit(sub)
+
+    visit(proto.graph)
+    return sorted(found)

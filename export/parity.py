@@ -1,0 +1,256 @@
+"""``zoo verify``: every graph of a bundle on every runtime present, against the reference.
+
+The reference is the eager model in float64, rebuilt from the registry and the bundle's
+``weights.safetensors``; graphs with integer outputs (``generate``, ``decode``) take the eager
+float32 model as theirs, since token choices are what a float32 deployment must reproduce.
+Outputs are compared count -> dtype -> shape -> values, with tolerances from
+``tolerances.json``. Stateful cases run each runtime in chunks, state fed back, against the
+reference's whole run.
+"""
+
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Sequence
+
+import numpy as np
+import torch
+
+from export import runtimes
+from export.cases import Case, cases_for
+from export.feeds import check_feeds
+from export.graphs import Graph, graphs_of
+from export.manifest import PARITY, check_files, read_manifest
+from export.tolerances import Tolerances
+from export.vectors import read_vector
+from zoo.registry import Config, ModelSpec, Signature, TensorSpec, get_spec
+from zoo.train.checkpoint import load_weights, write_json
+from zoo.train.rundir import config_from_dict
+
+DEVICES = ("cpu", "cuda", "all")
+
+
+@dataclass
+class Row:
+    graph: str
+    case: str
+    runtime: str
+    output: str
+    max_abs: float
+    max_rel: float
+    atol: float
+    rtol: float
+    passed: bool
+    problem: str = ""
+
+
+@dataclass
+class ParityReport:
+    model: str
+    devices: List[str]
+    rows: List[Row] = field(default_factory=list)
+    skipped: Dict[str, str] = field(default_factory=dict)  # runtime -> why it did not run
+
+    @property
+    def passed(self) -> bool:
+        return bool(self.rows) and all(r.passed for r in self.rows)
+
+    def failures(self) -> List[Row]:
+        return [r for r in self.rows if not r.passed]
+
+    def worst(self) -> Dict[str, float]:
+        """Largest absolute error per runtime (float outputs)."""
+        worst: Dict[str, float] = {}
+        for row in self.rows:
+            worst[row.runtime] = max(worst.get(row.runtime, 0.0), row.max_abs)
+        return worst
+
+    def summary(self) -> Dict[str, Any]:
+        return {
+            "passed": self.passed,
+            "devices": self.devices,
+            "comparisons": len(self.rows),
+            "failures": len(self.failures()),
+            "worst_abs_error": self.worst(),
+            "skipped": self.skipped,
+        }
+
+    def to_dict(self) -> Dict[str, Any]:
+        return {"model": self.model, "summary": self.summary(), "rows": [asdict(r) for r in self.rows]}
+
+
+def compare(expected: Sequence[np.ndarray], got: Sequence[np.ndarray], outputs: Sequence[TensorSpec], tolerance_of) -> List[Row]:  # type: ignore[no-untyped-def]
+    """Rows (without graph/case/runtime filled) for count, then dtype, shape and values.
+
+    ``expected`` may be float64 (the reference): dtypes are checked against ``outputs``, the
+    declared signature, and values against ``expected``.
+    """
+    if len(expected) != len(got) or len(got) != len(outputs):
+        return [Row("", "", "", "*", float("inf"), float("inf"), 0, 0, False, f"{len(got)} outputs, expected {len(outputs)}")]
+    rows = []
+    for spec, want, have in zip(outputs, expected, got):
+        declared = np.dtype(spec.dtype)
+        tolerance = tolerance_of(declared)
+        row = Row("", "", "", spec.name, 0.0, 0.0, tolerance.atol, tolerance.rtol, True)
+        if have.dtype != declared:
+            row.passed, row.problem, row.max_abs, row.max_rel = False, f"dtype {have.dtype}, expected {declared}", float("inf"), float("inf")
+        elif have.shape != want.shape:
+            row.passed, row.problem, row.max_abs, row.max_rel = False, f"shape {have.shape}, expected {want.shape}", float("inf"), float("inf")
+        elif want.size:
+            difference = np.abs(have.astype(np.float64) - want.astype(np.float64))
+            row.max_abs = float(difference.max())
+            row.max_rel = float((difference / np.maximum(np.abs(want.astype(np.float64)), 1e-12)).max())
+            allowed = tolerance.atol + tolerance.rtol * np.abs(want.astype(np.float64))
+            bad = difference > allowed
+            if not np.isfinite(have.astype(np.float64)).all() and np.isfinite(want.astype(np.float64)).all():
+                row.passed, row.problem = False, "non-finite values"
+            elif bad.any():
+                row.passed, row.problem = False, f"{int(bad.sum())} of {bad.size} values outside atol {tolerance.atol:g} + rtol {tolerance.rtol:g}"
+        rows.append(row)
+    return rows
+
+
+def _chunked(run: runtimes.Runner, case: Case, graph: Graph, signature: Signature) -> List[np.ndarray]:
+    """Runs ``case`` in chunks along time with each chunk's state outputs fed back."""
+    names = [t.name for t in graph.inputs]
+    out_names = [t.name for t in graph.outputs]
+    inputs = [t.numpy() for t in case.inputs]
+    state_of = {o: i for i, o in signature.state_pairs}
+    lengths_names = {l for l, _ in signature.ragged}
+    time_axis = {t.name: list(t.shape).index("time") for t in graph.inputs + graph.outputs if "time" in t.shape}
+    pieces: Dict[str, List[np.ndarray]] = {n: [] for n in out_names}
+    last: List[np.ndarray] = []
+    start = 0
+    for size in case.chunks or ():
+        feeds = []
+        for name, array in zip(names, inputs):
+            if name in time_axis:
+                array = np.take(array, np.arange(start, start + size), axis=time_axis[name])
+            elif name in lengths_names:
+                array = np.full_like(array, size)
+            feeds.append(array)
+        last = run(feeds)
+        for name, array in zip(out_names, last):
+            pieces[name].append(array)
+        for output_name, array in zip(out_names, last):  # state for the next chunk
+            if output_name in state_of:
+                inputs[names.index(state_of[output_name])] = array
+        start += size
+    return [np.concatenate(pieces[n], axis=time_axis[n]) if n in time_axis else a for n, a in zip(out_names, last)]
+
+
+def _whole_inputs(case: Case, signature: Signature, graph: Graph) -> List[np.ndarray]:
+    """A chunked case's inputs for one whole run: every row uses all its steps."""
+    names = [t.name for t in graph.inputs]
+    inputs = [t.numpy() for t in case.inputs]
+    if case.chunks:
+        for lengths_name, _ in signature.ragged:
+            i = names.index(lengths_name)
+            inputs[i] = np.full_like(inputs[i], sum(case.chunks))
+    return inputs
+
+
+@dataclass
+class _Model:
+    spec: ModelSpec
+    config: Config
+    eager32: torch.nn.Module
+    reference: torch.nn.Module  # float64
+
+
+def _rebuild(bundle: Path, manifest: Dict[str, Any]) -> _Model:
+    spec = get_spec(manifest["model"]["name"])
+    config = config_from_dict(spec, manifest["model"]["config"])
+    model = spec.build(config)
+    load_weights(bundle / "weights.safetensors", model)
+    model.eval()
+    reference = spec.build(config)
+    load_weights(bundle / "weights.safetensors", reference)
+    return _Model(spec, config, model, reference.double().eval())
+
+
+def verify_bundle(bundle: Path, device: str = "cpu", write_report: bool = True, progress=None) -> ParityReport:  # type: ignore[no-untyped-def]
+    """Checks the files, runs every case on every runtime, writes ``parity.json``."""
+    if device not in DEVICES:
+        raise ValueError(f"--device must be one of {', '.join(DEVICES)}, got {device!r}")
+    manifest = read_manifest(bundle)
+    check_files(bundle, manifest)
+    devices = ["cpu", "cuda"] if device == "all" else [device]
+    if "cuda" in devices:
+        runtimes.require_cuda()
+    model = _rebuild(bundle, manifest)
+    signature = model.spec.signature(model.config)
+    tolerances = Tolerances.load()
+    report = ParityReport(model.spec.name, devices)
+    scripted = runtimes.load_torchscript(bundle / "model.pt", "cpu") if (bundle / "model.pt").is_file() else None
+    if scripted is None:
+        report.skipped["torchscript"] = "the bundle has no model.pt (exported without --format torchscript)"
+
+    for graph in graphs_of(model.spec, model.config):
+        template = graph.example(1, 1, torch.Generator().manual_seed(0))
+        integer_graph = graph.name != "forward"
+        reference = runtimes.torch_runner(model.eager32 if integer_graph else model.reference, graph, template,
+                                          torch.float32 if integer_graph else torch.float64, "cpu")  # fmt: skip
+        runners = _runners(bundle, manifest, graph, model, scripted, template, devices, integer_graph, report)
+        cases = cases_for(graph, signature, model.spec.stateful)
+        for number, case in enumerate(cases):
+            if progress:
+                progress(f"{graph.name} {case.name}")
+            whole = _whole_inputs(case, signature, graph)
+            want = reference(whole)
+            for name, run in runners.items():
+                if name == "onnx-reference" and number > 0:
+                    continue  # numpy operators: the smallest case only
+                got = _chunked(run, case, graph, signature) if case.chunks else run(whole)
+                _add(report, graph, case.name, name, want, got, tolerances)
+        if graph.name == "forward":
+            _check_vectors(bundle, manifest, graph, runners, report, tolerances)
+    if write_report:
+        write_json(bundle / PARITY, report.to_dict())
+    return report
+
+
+def _runners(bundle, manifest, graph, model, scripted, template, devices, integer_graph, report) -> Dict[str, runtimes.Runner]:  # type: ignore[no-untyped-def]
+    runners: Dict[str, runtimes.Runner] = {}
+    onnx_file = manifest["graphs"].get(graph.name, {}).get("onnx")
+    onnx_bytes = (bundle / onnx_file).read_bytes() if onnx_file else None
+    for device in devices:
+        suffix = "" if device == "cpu" else "-cuda"
+        if not integer_graph or device == "cuda":
+            module = model.eager32 if device == "cpu" else _to_device(model.eager32, device)
+            runners[f"eager-fp32{suffix}" if device == "cpu" else "eager-cuda"] = runtimes.torch_runner(module, graph, template, torch.float32, device)  # fmt: skip
+        if scripted is not None:
+            module = scripted if device == "cpu" else runtimes.load_torchscript(bundle / "model.pt", device)
+            runners[f"torchscript{suffix}"] = runtimes.torch_runner(module, graph, template, torch.float32, device)
+        if onnx_bytes is not None:
+            runners[f"onnxruntime-{device}"] = runtimes.onnxruntime_runner(onnx_bytes, graph, device)
+    if onnx_bytes is not None and "cpu" in devices:
+        runners["onnx-reference"] = runtimes.onnx_reference_runner(onnx_bytes, graph)
+    elif onnx_file is None:
+        report.skipped[f"onnx ({graph.name})"] = manifest["graphs"].get(graph.name, {}).get("reason", "no ONNX file")
+    return runners
+
+
+def _to_device(module: torch.nn.Module, device: str) -> torch.nn.Module:
+    import copy
+
+    return copy.deepcopy(module).to(device)
+
+
+def _add(report: ParityReport, graph: Graph, case: str, runtime: str, want, got, tolerances: Tolerances) -> None:  # type: ignore[no-untyped-def]
+    rows = compare(want, got, graph.outputs, lambda dtype: tolerances.for_output(report.model, runtime, case, dtype))
+    for row in rows:
+        row.graph, row.case, row.runtime = graph.name, case, runtime
+    report.rows.extend(rows)
+
+
+def _check_vectors(bundle, manifest, graph, runners, report, tolerances) -> None:  # type: ignore[no-untyped-def]
+    """The bundle's own test vectors, through the loader checks, on every runtime."""
+    inputs_spec = manifest["graphs"]["forward"]["inputs"]
+    for entry in manifest["test_vectors"]:
+        inputs, outputs = read_vector(bundle / entry["dir"])
+        check_feeds(inputs_spec, dict(inputs))
+        want = [array for _, array in outputs]
+        for name, run in runners.items():
+            if name == "onnx-reference":
+                continue
+            _add(report, graph, f"vector-{entry['dir'].rsplit('_', 1)[1]}", name, want, run([a for _, a in inputs]), tolerances)

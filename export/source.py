@@ -1,0 +1,78 @@
+"""What ``zoo export`` exports: a run directory from ``zoo train``, or a registry name.
+
+A registry name gives the model with seeded fresh weights (handy for tests and for checking
+that an architecture exports before training it). A run gives its best weights, its config and
+the vocabulary and labels its data set had, so the bundle can tokenize and name classes.
+"""
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Dict, Optional
+
+import torch
+from safetensors import SafetensorError
+from torch import nn
+
+from zoo.registry import Config, ModelSpec, UnknownModelError, get_spec
+from zoo.train.rundir import CONFIG, WEIGHTS, config_from_dict
+from zoo.train.checkpoint import load_weights, read_json
+
+
+class SourceError(ValueError):
+    """A source that cannot be exported: not a run, missing or corrupt weights."""
+
+
+@dataclass
+class Source:
+    spec: ModelSpec
+    config: Config
+    model: nn.Module  # float32, eval mode, on the CPU
+    origin: Dict[str, Any]  # {"kind": "run", "path": ...} or {"kind": "registry", "seed": ...}
+    vocab: Optional[Dict[str, Any]] = None  # Vocabulary.to_dict() of the training data
+    labels: Optional[list] = None
+    data: Optional[Dict[str, Any]] = None  # the run's data metadata, less the vocabulary
+
+
+def from_registry(name: str, seed: int = 0) -> Source:
+    spec = get_spec(name)
+    config = spec.make_config()
+    torch.manual_seed(seed)
+    model = spec.build(config).eval()
+    return Source(spec, config, model, {"kind": "registry", "name": name, "seed": seed})
+
+
+def from_run(run: Path) -> Source:
+    if not (run / CONFIG).is_file():
+        raise SourceError(f"{run} is not a run directory: it has no {CONFIG} (make one with `zoo train`)")
+    try:
+        document = read_json(run / CONFIG)
+        spec = get_spec(document["model"])
+        config = config_from_dict(spec, document["config"])
+    except (ValueError, KeyError, TypeError) as exc:
+        raise SourceError(f"{run / CONFIG} is not a valid run config ({exc}); retrain or restore it") from None
+    weights = run / WEIGHTS
+    if not weights.is_file():
+        raise SourceError(f"{run} has no {WEIGHTS}: no epoch finished; resume the run with `zoo train --resume`")
+    model = spec.build(config)
+    try:
+        load_weights(weights, model)
+    except (SafetensorError, RuntimeError, OSError) as exc:
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise SourceError(f"{weights} is corrupt or does not fit {spec.name} ({first}); retrain or restore it") from None
+    data = dict(document.get("data") or {})
+    vocab = data.pop("vocab", None)
+    return Source(
+        spec, config, model.eval(), {"kind": "run", "path": str(run)},
+        vocab=vocab, labels=data.get("labels"), data=data,
+    )  # fmt: skip
+
+
+def load_source(source: str, seed: int = 0) -> Source:
+    """A path that exists is a run directory; anything else must be a registered name."""
+    path = Path(source)
+    if path.exists():
+        return from_run(path)
+    try:
+        return from_registry(source, seed)
+    except UnknownModelError as exc:
+        raise SourceError(f"{source!r} is neither a run directory nor a model name: {exc}") from None

@@ -1,0 +1,89 @@
+"""Swap ``torch.nn`` recurrent layers behind ``pack_padded_sequence`` for their ``zoo.nn`` twins.
+
+Why: exporting a packed ``torch.nn`` layer fails in every path torch 2.13 offers — tracing
+stops at ``vector::_M_range_check`` inside the ONNX pass, scripting meets ``aten::cpu`` (the
+lengths must be on the CPU for packing), and ``dynamo=True`` fails in ``torch.export``. The
+``zoo.nn`` twins compute the same function with a scripted time loop that exports to an ONNX
+``Loop`` and take ``lengths`` as a tensor.
+
+The twin runs time-first inside: a batch-first layer with two or more layers and ``lengths``
+makes torch 2.13's ONNX shape inference crash with a segmentation fault (see
+``tests/nn/test_onnx_export.py``), while the time-first one exports.
+"""
+
+import copy
+from typing import Optional, Tuple
+
+from torch import Tensor, nn
+
+from zoo import nn as znn
+from zoo.nn.packed import PackedLSTM, PackedRNN
+
+_TWINS = {nn.RNN: znn.RNN, nn.GRU: znn.GRU, nn.LSTM: znn.LSTM}
+
+
+def _time_first_twin(layer: nn.Module) -> nn.Module:
+    """A ``zoo.nn`` layer with ``layer``'s hyper-parameters and weights, time-first."""
+    kwargs = dict(
+        input_size=layer.input_size,
+        hidden_size=layer.hidden_size,
+        num_layers=layer.num_layers,
+        bias=layer.bias,
+        dropout=layer.dropout,
+        bidirectional=layer.bidirectional,
+        batch_first=False,
+    )
+    if isinstance(layer, nn.RNN) and not isinstance(layer, (nn.GRU, nn.LSTM)):
+        kwargs["nonlinearity"] = layer.nonlinearity
+    twin = _TWINS[type(layer)](**kwargs)
+    twin.load_state_dict(layer.state_dict())  # same parameter names and layouts
+    twin.to(next(layer.parameters()).device)
+    twin.train(layer.training)
+    return twin
+
+
+class BatchFirstRNN(nn.Module):
+    """``forward(input (B, T, F), hx, lengths)`` of a batch-first RNN/GRU over a time-first twin."""
+
+    def __init__(self, layer: nn.Module) -> None:
+        super().__init__()
+        self.layer = _time_first_twin(layer)  # keeps PackedRNN's ``layer.*`` parameter names
+
+    def forward(
+        self, input: Tensor, hx: Optional[Tensor] = None, lengths: Optional[Tensor] = None
+    ) -> Tuple[Tensor, Tensor]:
+        output, state = self.layer(input.permute(1, 0, 2), hx, lengths)  # (T, B, D*H)
+        return output.permute(1, 0, 2), state
+
+
+class BatchFirstLSTM(nn.Module):
+    """The same for an LSTM, whose state is a pair."""
+
+    def __init__(self, layer: nn.Module) -> None:
+        super().__init__()
+        self.layer = _time_first_twin(layer)
+
+    def forward(
+        self,
+        input: Tensor,
+        hx: Optional[Tuple[Tensor, Tensor]] = None,
+        lengths: Optional[Tensor] = None,
+    ) -> Tuple[Tensor, Tuple[Tensor, Tensor]]:
+        output, state = self.layer(input.permute(1, 0, 2), hx, lengths)
+        return output.permute(1, 0, 2), state
+
+
+def with_exportable_layers(model: nn.Module) -> Tuple[nn.Module, int]:
+    """A copy of ``model`` whose packed ``torch.nn`` layers are ``zoo.nn`` twins, and their count.
+
+    The copy has the same state dict keys, so the bundle's weights load into either.
+    """
+    twin = copy.deepcopy(model)
+    swapped = 0
+    for name, module in list(twin.named_modules()):
+        if isinstance(module, (PackedRNN, PackedLSTM)):
+            replacement = (BatchFirstLSTM if isinstance(module, PackedLSTM) else BatchFirstRNN)(module.layer)
+            parent = twin.get_submodule(name.rpartition(".")[0]) if "." in name else twin
+            setattr(parent, name.rpartition(".")[2], replacement)
+            swapped += 1
+    return twin, swapped

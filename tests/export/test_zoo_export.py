@@ -1,0 +1,111 @@
+"""Every registered model: `zoo export NAME --format all` then `zoo verify` passes on ORT CPU,
+and the bundle holds what the loaders read. Models that offer the dynamo exporter are exported
+and verified with it too. No exclusions."""
+
+import json
+
+import numpy as np
+import onnx
+import pytest
+import torch
+from safetensors.torch import load_file
+
+import zoo
+from export.bundle import export_bundle
+from export.manifest import read_manifest, sha256
+from export.parity import verify_bundle
+from export.source import from_registry
+from export.vectors import read_vector
+
+NAMES = zoo.list_models()
+DYNAMO = [n for n in NAMES if "dynamo" in zoo.get_spec(n).onnx_exporters]
+
+
+@pytest.fixture(scope="module")
+def bundles(tmp_path_factory):
+    """One exported bundle per model, made on first use and shared by the tests below."""
+    root = tmp_path_factory.mktemp("bundles")
+    made = {}
+
+    def get(name):
+        if name not in made:
+            made[name] = export_bundle(from_registry(name), root / name, format="all")
+        return made[name]
+
+    return get
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_export_all_then_verify_passes(bundles, name):
+    result = bundles(name)
+    assert result.parity is not None and result.parity.passed, result.parity.failures()[:3]
+    again = verify_bundle(result.bundle, "cpu")
+    assert again.passed, again.failures()[:3]
+    runtimes = {row.runtime for row in again.rows}
+    assert {"eager-fp32", "torchscript", "onnxruntime-cpu", "onnx-reference"} <= runtimes
+    cases = {row.case for row in again.rows if row.graph == "forward"}
+    spec = zoo.get_spec(name)
+    signature = spec.signature(spec.make_config())
+    if any("time" in str(d) for t in signature.inputs for d in t.shape):
+        assert {"b1-t1", "b64-t256"} <= {c.replace("-ragged", "") for c in cases}
+    if spec.stateful:
+        assert any("chunks" in c for c in cases)
+    assert any(c.startswith("vector-") for c in cases)
+    for method in ("generate", "decode"):
+        if method in spec.methods:
+            assert any(row.graph == method and row.runtime == "onnxruntime-cpu" for row in again.rows)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_bundle_holds_manifest_weights_models_vectors_and_report(bundles, name):
+    bundle = bundles(name).bundle
+    manifest = read_manifest(bundle)
+    for required in ("manifest.json", "weights.safetensors", "model.pt", "model.onnx", "parity.json"):
+        assert (bundle / required).is_file(), required
+    assert manifest["model"]["name"] == name and manifest["parity"]["passed"] is True
+    assert manifest["export"]["formats"] == ["torchscript", "onnx"]
+    for relative, entry in manifest["files"].items():
+        assert sha256(bundle / relative) == entry["sha256"], relative
+    assert {"model.pt", "model.onnx", "weights.safetensors"} <= set(manifest["files"])
+    # Test vectors: .pb and .npy hold the same arrays, named and shaped as the manifest says.
+    forward = manifest["graphs"]["forward"]
+    assert manifest["test_vectors"]
+    for entry in manifest["test_vectors"]:
+        inputs, outputs = read_vector(bundle / entry["dir"])
+        assert [n for n, _ in inputs] == [t["name"] for t in forward["inputs"]]
+        assert [n for n, _ in outputs] == [t["name"] for t in forward["outputs"]]
+        for index, (_, array) in enumerate(inputs):
+            np.testing.assert_array_equal(np.load(bundle / entry["dir"] / f"input_{index}.npy"), array)
+        for (_, array), spec in zip(outputs, forward["outputs"]):
+            assert str(array.dtype) == spec["dtype"] and array.ndim == len(spec["shape"])
+    # model.onnx: checker passes, metadata names the model; model.pt carries the description.
+    proto = onnx.load(str(bundle / "model.onnx"))
+    onnx.checker.check_model(proto, full_check=True)
+    metadata = {p.key: p.value for p in proto.metadata_props}
+    assert metadata["zoo.model"] == name and json.loads(metadata["zoo.config"]) == manifest["model"]["config"]
+    extra = {"manifest.json": ""}
+    torch.jit.load(str(bundle / "model.pt"), _extra_files=extra)
+    assert json.loads(extra["manifest.json"])["model"]["name"] == name
+    # The weights rebuild the model without the bundle's model files.
+    model = zoo.create_model(name, **manifest["model"]["config"])
+    model.load_state_dict(load_file(str(bundle / "weights.safetensors")))
+    for method in ("generate", "decode"):
+        if method in zoo.get_spec(name).methods:
+            assert manifest["graphs"][method]["onnx"] == f"{method}.onnx"
+            assert "Loop" in manifest["graphs"][method]["ops"]
+
+
+@pytest.mark.parametrize("name", DYNAMO)
+def test_dynamo_exporter_where_offered(name, tmp_path):
+    result = export_bundle(from_registry(name), tmp_path / "b", format="onnx", exporter="dynamo")
+    assert result.exporter == "dynamo"
+    assert result.parity.passed, result.parity.failures()[:3]
+    assert not (tmp_path / "b" / "model.pt").exists()
+    assert "torchscript" in result.parity.skipped
+
+
+def test_recurrent_loops_stay_dynamic(bundles):
+    """Scripted time loops are ONNX Loops; torch.nn layers without packing are native ops."""
+    assert "Loop" in bundles("manual-gru").ops["forward"]
+    assert "Loop" in bundles("name-gru").ops["forward"]
+    assert "LSTM" in bundles("char-lstm").ops["forward"]
