@@ -8,9 +8,10 @@ Outputs are compared count -> dtype -> shape -> values, with tolerances from
 reference's whole run.
 """
 
+import copy
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Callable, Dict, List, Optional, Sequence
 
 import numpy as np
 import torch
@@ -168,7 +169,9 @@ def _rebuild(bundle: Path, manifest: Dict[str, Any]) -> _Model:
     return _Model(spec, config, model, reference.double().eval())
 
 
-def verify_bundle(bundle: Path, device: str = "cpu", write_report: bool = True, progress=None) -> ParityReport:  # type: ignore[no-untyped-def]
+def verify_bundle(
+    bundle: Path, device: str = "cpu", write_report: bool = True, progress: Optional[Callable[[str], None]] = None
+) -> ParityReport:
     """Checks the files, runs every case on every runtime, writes ``parity.json``."""
     if device not in DEVICES:
         raise ValueError(f"--device must be one of {', '.join(DEVICES)}, got {device!r}")
@@ -209,31 +212,29 @@ def verify_bundle(bundle: Path, device: str = "cpu", write_report: bool = True, 
     return report
 
 
-def _runners(bundle, manifest, graph, model, scripted, template, devices, integer_graph, report) -> Dict[str, runtimes.Runner]:  # type: ignore[no-untyped-def]
+def _runners(
+    bundle: Path, manifest: Dict[str, Any], graph: Graph, model: _Model, scripted: Any,
+    template: Sequence[object], devices: List[str], integer_graph: bool, report: ParityReport,
+) -> Dict[str, runtimes.Runner]:  # fmt: skip
+    """The runtimes to compare for ``graph``, by report name."""
     runners: Dict[str, runtimes.Runner] = {}
-    onnx_file = manifest["graphs"].get(graph.name, {}).get("onnx")
-    onnx_bytes = (bundle / onnx_file).read_bytes() if onnx_file else None
+    entry = manifest["graphs"].get(graph.name, {})
+    onnx_bytes = (bundle / entry["onnx"]).read_bytes() if entry.get("onnx") else None
     for device in devices:
-        suffix = "" if device == "cpu" else "-cuda"
-        if not integer_graph or device == "cuda":
-            module = model.eager32 if device == "cpu" else _to_device(model.eager32, device)
-            runners[f"eager-fp32{suffix}" if device == "cpu" else "eager-cuda"] = runtimes.torch_runner(module, graph, template, torch.float32, device)  # fmt: skip
+        cpu = device == "cpu"
+        if not (integer_graph and cpu):  # the eager float32 CPU model is those graphs' reference
+            module = model.eager32 if cpu else copy.deepcopy(model.eager32).to(device)
+            runners["eager-fp32" if cpu else "eager-cuda"] = runtimes.torch_runner(module, graph, template, torch.float32, device)
         if scripted is not None:
-            module = scripted if device == "cpu" else runtimes.load_torchscript(bundle / "model.pt", device)
-            runners[f"torchscript{suffix}"] = runtimes.torch_runner(module, graph, template, torch.float32, device)
+            module = scripted if cpu else runtimes.load_torchscript(bundle / "model.pt", device)
+            runners["torchscript" if cpu else "torchscript-cuda"] = runtimes.torch_runner(module, graph, template, torch.float32, device)
         if onnx_bytes is not None:
             runners[f"onnxruntime-{device}"] = runtimes.onnxruntime_runner(onnx_bytes, graph, device)
-    if onnx_bytes is not None and "cpu" in devices:
+    if onnx_bytes is None:
+        report.skipped[f"onnx ({graph.name})"] = entry.get("reason", "no ONNX file")
+    elif "cpu" in devices:
         runners["onnx-reference"] = runtimes.onnx_reference_runner(onnx_bytes, graph)
-    elif onnx_file is None:
-        report.skipped[f"onnx ({graph.name})"] = manifest["graphs"].get(graph.name, {}).get("reason", "no ONNX file")
     return runners
-
-
-def _to_device(module: torch.nn.Module, device: str) -> torch.nn.Module:
-    import copy
-
-    return copy.deepcopy(module).to(device)
 
 
 def _add(report: ParityReport, graph: Graph, case: str, runtime: str, want, got, tolerances: Tolerances) -> None:  # type: ignore[no-untyped-def]

@@ -1,7 +1,6 @@
 """Bad input to `zoo export` / `zoo verify` and to the bundle loaders, and a verification with
 teeth: a bundle whose ONNX graph was made from other weights fails."""
 
-import json
 import re
 import shutil
 

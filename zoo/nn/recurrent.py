@@ -376,10 +376,7 @@ class LSTM(_RecurrentBase):
         c = state[1]
         w_hh_t = w_hh.t()
         outputs: List[Tensor] = []
-        # split, not gx[t]: each gx[t]'s backward would write a zero gradient as large as gx,
-        # making the backward pass quadratic in time. Not unbind either: it exports to ONNX as
-        # SplitToSequence(split=1, keepdims=0), whose keepdims the ONNX spec ignores when a
-        # split is given (onnxruntime drops the axis, onnx.reference keeps it).
+        # split + squeeze, not gx[t] nor unbind: see RNN._scan.
         for t, gx_t in enumerate(gx.split(1, 0)):
             gx_t = gx_t.squeeze(0)  # (B, G*H)
             h_next, c_next = lstm_step(gx_t, h, c, w_hh_t)
@@ -437,10 +434,7 @@ class GRU(_RecurrentBase):
         h = state[0]
         w_hh_t = w_hh.t()
         outputs: List[Tensor] = []
-        # split, not gx[t]: each gx[t]'s backward would write a zero gradient as large as gx,
-        # making the backward pass quadratic in time. Not unbind either: it exports to ONNX as
-        # SplitToSequence(split=1, keepdims=0), whose keepdims the ONNX spec ignores when a
-        # split is given (onnxruntime drops the axis, onnx.reference keeps it).
+        # split + squeeze, not gx[t] nor unbind: see RNN._scan.
         for t, gx_t in enumerate(gx.split(1, 0)):
             gx_t = gx_t.squeeze(0)  # (B, G*H)
             h_next = gru_step(gx_t, h, w_hh_t, b_hh)
