@@ -32,7 +32,7 @@ def export_command(
                 loaded, target, format=format, exporter=exporter, opset=opset, verify=verify,
                 overwrite=overwrite, progress=lambda step: status.update(f"{loaded.spec.name}: {step}"),
             )  # fmt: skip
-    files = ", ".join(sorted(f for f in result.files if "/" not in f))
+    files = ", ".join(sorted(p.name for p in result.bundle.iterdir() if p.is_file()))
     console.print(f"bundle [bold]{result.bundle}[/]: {files}, {len(_vector_dirs(result.files))} test vectors")
     for graph, ops in result.ops.items():
         console.print(f"  {graph}: ONNX opset {result.opsets[graph]} via {result.exporter}, {len(ops)} operator types", highlight=False)
