@@ -8,6 +8,7 @@ import json
 import os
 import platform
 import shutil
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Sequence
@@ -17,9 +18,9 @@ import onnx
 import torch
 
 import zoo
-from export import onnx_export
+from export import onnx_export, triton
 from export.cases import forward_cases
-from export.graphs import Graph, graphs_of
+from export.graphs import Graph, argument_structure, graphs_of
 from export.manifest import MANIFEST, SCHEMA_VERSION, file_entries, task_meaning, tensor_entry
 from export.parity import ParityReport, verify_bundle
 from export.runtimes import torch_runner
@@ -29,7 +30,7 @@ from zoo.train.checkpoint import save_weights, write_json
 from zoo.train.rundir import config_to_dict
 
 FORMATS = ("torchscript", "onnx", "triton", "all")
-AVAILABLE_FORMATS = ("torchscript", "onnx")
+TRITON_DIR = "triton"  # the model repository inside a bundle exported with --format all
 VECTOR_CASES = ("b1-t1", "b2-t17", "b7-t2", "b1", "b2", "b7")  # small cases become test vectors
 
 
@@ -48,9 +49,7 @@ class ExportResult:
 def resolve_formats(format: str) -> List[str]:
     if format not in FORMATS:
         raise ValueError(f"unknown format {format!r}; choose {', '.join(FORMATS)}")
-    if format == "triton":
-        raise ValueError("--format triton is not built yet (it comes with `zoo serve`); use torchscript, onnx or all")
-    return list(AVAILABLE_FORMATS) if format == "all" else [format]
+    return ["torchscript", "onnx", "triton"] if format == "all" else [format]
 
 
 def versions() -> Dict[str, str]:
@@ -82,9 +81,14 @@ def description(source: Source, graphs: Sequence[Graph]) -> Dict[str, Any]:
         "source": source.origin,
         "labels": source.labels,
         "vocabulary": source.vocab,
+        "tokenizer": (source.data or {}).get("tokenizer"),
         "data": source.data,
         "graphs": {
-            g.name: {"inputs": [tensor_entry(t) for t in g.inputs], "outputs": [tensor_entry(t) for t in g.outputs]}
+            g.name: {
+                "inputs": [tensor_entry(t) for t in g.inputs],
+                "outputs": [tensor_entry(t) for t in g.outputs],
+                "arguments": argument_structure(g),
+            }
             for g in graphs
         },
         "state_pairs": [{"input": i, "output": o} for i, o in signature.state_pairs],
@@ -140,6 +144,8 @@ def export_bundle(
     formats = resolve_formats(format)
     graphs = graphs_of(source.spec, source.config)
     chosen = {g.name: onnx_export.resolve_exporter(source.spec, g, exporter) for g in graphs}
+    if formats == ["triton"]:
+        return _export_triton(source, out, exporter, opset, verify, overwrite, progress)
     if out.exists() and not overwrite:
         raise ValueError(f"{out} already exists; pass --overwrite to replace it or choose another --out")
     say = progress or (lambda message: None)
@@ -158,6 +164,22 @@ def export_bundle(
     finally:
         shutil.rmtree(temporary, ignore_errors=True)
     result.bundle = out
+    return result
+
+
+def _export_triton(source, repo, exporter, opset, verify, overwrite, progress) -> ExportResult:  # type: ignore[no-untyped-def]
+    """``--format triton``: a verified ONNX bundle made aside, then ``repo/<name>/`` from it."""
+    target = repo / source.spec.name
+    if target.exists() and not overwrite:
+        raise ValueError(f"{target} already exists in the repository; pass --overwrite to replace it")
+    repo.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=repo, prefix=".zoo-export-") as scratch:
+        result = export_bundle(source, Path(scratch) / "bundle", "onnx", exporter, opset, verify, False, progress)
+        manifest = json.loads((result.bundle / MANIFEST).read_text(encoding="utf-8"))
+        staged = triton.write_repository(result.bundle, manifest, Path(scratch) / "repo")
+        _replace(staged, target)
+    result.bundle, result.formats = target, ["triton"]
+    result.files = file_entries(target)
     return result
 
 
@@ -186,6 +208,9 @@ def _write(source, folder, formats, graphs, chosen, opset, say) -> ExportResult:
         entry.update(onnx=graph.onnx_file, exporter=chosen[graph.name], opset=onnx_export.opset_of(proto),
                      ops=onnx_export.ops_used(proto))  # fmt: skip
         result.ops[graph.name], result.opsets[graph.name] = entry["ops"], entry["opset"]
+    if "triton" in formats:
+        say("Triton repository")
+        triton.write_repository(folder, manifest, folder / TRITON_DIR)
     say("test vectors")
     manifest["test_vectors"] = _write_vectors(folder, source, graphs[0])
     manifest["export"] = {"formats": formats, "exporter": exporter, "opset_requested": opset}

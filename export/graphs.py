@@ -109,6 +109,21 @@ def graphs_of(spec: ModelSpec, config: Config) -> List[Graph]:
     return graphs
 
 
+def argument_structure(graph: Graph) -> List[object]:
+    """How the flat input names nest as positional arguments: ``["tokens", ["h_0", "c_0"]]``.
+
+    A TorchScript caller (the C++ loader) rebuilds the tuples from it; ONNX takes the flat names.
+    """
+    names = iter(t.name for t in graph.inputs)
+
+    def build(value: object) -> object:
+        if isinstance(value, Tensor):
+            return next(names)
+        return [build(v) for v in value]  # type: ignore[union-attr]
+
+    return [build(v) for v in graph.example(1, 1, torch.Generator().manual_seed(0))]
+
+
 def method_module(graph: Graph, scripted: torch.jit.ScriptModule) -> nn.Module:
     """The module whose ``forward`` computes ``graph`` (an extra method) on a scripted model."""
     return _EXTRA[graph.name][1](scripted)

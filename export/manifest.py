@@ -3,12 +3,14 @@
 Schema version 1 (every key always present):
 - ``model``: name, task, what the task's outputs mean, config, description.
 - ``source``: the run directory or registry seed the weights came from.
-- ``labels``, ``vocabulary`` (``{"tokens", "unknown"}``; id 0 is padding), ``data``: from the
-  run's data set (``null`` for a registry export).
+- ``labels``, ``vocabulary`` (``{"tokens", "unknown"}``; id 0 is padding), ``tokenizer``
+  (``{"kind": "characters"}`` or ``{"kind": "words", "lowercase", "pattern"}``), ``data``: from
+  the run's data set (``null`` for a registry export).
 - ``graphs``: for each graph (``forward``, and ``generate``/``decode`` where the model has one):
   its ONNX file (or ``null`` with the reason it has none), ``exporter``, the file's ``opset``,
   ``inputs`` and ``outputs`` as ``{"name", "dtype", "shape", "doc"}`` with symbolic dims as
-  strings (and ``vocab`` for token ids), and the ``ops`` it uses.
+  strings (and ``vocab`` for token ids), the ``ops`` it uses, and ``arguments``: how the input
+  names nest as positional arguments of the TorchScript method (``["tokens", ["h_0", "c_0"]]``).
 - ``state_pairs`` (``{"input", "output"}``: feed the output back to continue a sequence) and
   ``ragged`` (``{"lengths", "sequence"}``) of ``forward``.
 - ``files``: every other file of the bundle with sha256 and size, except ``parity.json``

@@ -1,11 +1,13 @@
 """The data sets: documented split sizes, no leakage, seeded, and clear errors on bad files."""
 
 import gzip
+import re
 
 import pytest
 import torch
 
 from zoo.data import DataFormatError, Vocabulary, dataset_names, load_dataset
+from zoo.data.text_data import tokenize_words
 
 # The sizes documented in zoo/data/README.md (seed 0).
 SIZES = {
@@ -142,3 +144,13 @@ def test_unknown_data_set_and_missing_path():
         load_dataset("names", "/no/such/place")
     with pytest.raises(ValueError, match="generated from the seed; drop --data"):
         load_dataset("hello", "/tmp")
+
+
+def test_tokenizer_description_reproduces_the_tokenization():
+    """A server meets raw text: the metadata's tokenizer must give the tokens the data used."""
+    words = load_dataset("sentiment").metadata()["tokenizer"]
+    text = "Not bad at ALL -- I'd say it's great!"
+    assert words["kind"] == "words" and words["lowercase"]
+    assert re.findall(words["pattern"], text.lower()) == tokenize_words(text)
+    for name in ("names", "tinyshakespeare", "hello", "seq-reverse"):
+        assert load_dataset(name).metadata()["tokenizer"] == {"kind": "characters"}

@@ -49,6 +49,8 @@ def test_export_from_a_run_carries_vocabulary_and_labels(name_gru_run, tmp_path)
     assert manifest["source"] == {"kind": "run", "path": str(name_gru_run)}
     assert len(manifest["labels"]) == 18 and manifest["vocabulary"]["tokens"][0] == "<pad>"
     assert manifest["model"]["config"]["hidden_size"] == 16
+    assert manifest["tokenizer"] == {"kind": "characters"}
+    assert manifest["graphs"]["forward"]["arguments"] == ["tokens", "lengths"]
     result = runner.invoke(app, ["verify", str(tmp_path / "b")])
     assert result.exit_code == 0, result.output
     plain = " ".join(result.output.split())
@@ -88,7 +90,6 @@ def test_unknown_model_name():
     "options, message",
     [
         (["--format", "tflite"], "unknown format 'tflite'; choose torchscript, onnx, triton, all"),
-        (["--format", "triton"], "--format triton is not built yet"),
         (["--exporter", "dynamo"], "name-gru \\(forward\\) cannot be exported with dynamo.*supported: torchscript"),
         (["--exporter", "tf2onnx"], "unknown exporter 'tf2onnx'; choose auto, torchscript or dynamo"),
     ],

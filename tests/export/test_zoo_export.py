@@ -63,7 +63,7 @@ def test_bundle_holds_manifest_weights_models_vectors_and_report(bundles, name):
     for required in ("manifest.json", "weights.safetensors", "model.pt", "model.onnx", "parity.json"):
         assert (bundle / required).is_file(), required
     assert manifest["model"]["name"] == name and manifest["parity"]["passed"] is True
-    assert manifest["export"]["formats"] == ["torchscript", "onnx"]
+    assert manifest["export"]["formats"] == ["torchscript", "onnx", "triton"]
     for relative, entry in manifest["files"].items():
         assert sha256(bundle / relative) == entry["sha256"], relative
     assert {"model.pt", "model.onnx", "weights.safetensors"} <= set(manifest["files"])

@@ -12,7 +12,7 @@ from zoo.cli.console import console, fail, user_errors
 
 def export_command(
     source: Annotated[str, typer.Argument(help="A run directory from `zoo train`, or a model name (seeded fresh weights).")],
-    format: Annotated[str, typer.Option("--format", help="torchscript, onnx or all (triton comes with `zoo serve`).")] = "all",
+    format: Annotated[str, typer.Option("--format", help="torchscript, onnx, triton (a Triton model repository at --out) or all.")] = "all",
     out: Annotated[Optional[Path], typer.Option(help="Bundle directory (default artifacts/MODEL).")] = None,
     opset: Annotated[int, typer.Option(min=13, help="ONNX opset.")] = 17,
     exporter: Annotated[str, typer.Option(help="ONNX exporter: auto, torchscript (keeps loops dynamic) or dynamo (loop-free models).")] = "auto",

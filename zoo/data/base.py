@@ -133,6 +133,9 @@ class DataSet:
     # Config fields the model must take from the data (vocab_size, num_classes, ...).
     dims: Dict[str, int] = field(default_factory=dict)
     split_rule: str = ""  # how the splits were made (documented in zoo/data/README.md)
+    # How raw text becomes vocabulary tokens, for tools that meet raw text (the server):
+    # {"kind": "characters"} or {"kind": "words", "lowercase": True, "pattern": regex}.
+    tokenizer: Optional[Dict[str, Any]] = None
 
     def sizes(self) -> Dict[str, int]:
         return {name: len(split) for name, split in self.splits.items()}
@@ -148,6 +151,7 @@ class DataSet:
             "vocab": self.vocab.to_dict() if self.vocab else None,
             "labels": self.labels,
             "dims": self.dims,
+            "tokenizer": self.tokenizer,
         }
 
 

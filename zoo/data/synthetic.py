@@ -6,6 +6,7 @@ from typing import List
 import torch
 
 from zoo.data.base import PAD, Arrays, DataSet, Pairs, Vocabulary
+from zoo.data.text_data import CHARACTERS
 
 HELLO_CHARS = ["e", "h", "l", "o"]
 BOS, EOS = "<bos>", "<eos>"
@@ -23,6 +24,7 @@ def make_hello() -> DataSet:
         description='"hello" -> "ohlol", one character per step',
         source="generated",
         vocab=vocab,
+        tokenizer=CHARACTERS,
         dims={"vocab_size": 4, "hidden_size": 4},
         split_rule="one example, used for every split",
     )
@@ -49,6 +51,7 @@ def make_seq_reverse(seed: int, sizes=(8000, 1000, 1000), max_length: int = 10) 
         description=f"reverse a string of 1-{max_length} digits",
         source="generated",
         vocab=vocab,
+        tokenizer=CHARACTERS,
         dims={"src_vocab_size": len(vocab), "tgt_vocab_size": len(vocab)},
         split_rule=f"generated: {sizes[0]}/{sizes[1]}/{sizes[2]} strings, seeds {seed}/{seed + 1}/{seed + 2}",
     )

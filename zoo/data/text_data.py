@@ -20,6 +20,8 @@ from zoo.data.base import (
 
 FRACTIONS = (0.1, 0.1)  # validation, test; the rest trains
 
+CHARACTERS = {"kind": "characters"}  # one token per character, as the vocabulary lists them
+
 
 def _read_lines(path: Path) -> List[str]:
     try:
@@ -69,6 +71,7 @@ def load_names(root: Path, seed: int, source: str) -> DataSet:
         description="surnames -> 18 languages (characters)",
         source=source,
         vocab=vocab,
+        tokenizer=CHARACTERS,
         labels=languages,
         dims={"vocab_size": len(vocab), "num_classes": len(languages)},
         split_rule=f"distinct names, stratified by first language, 80/10/10, seed {seed}",
@@ -124,6 +127,7 @@ def load_sentiment(root: Path, seed: int, source: str) -> DataSet:
         description="review sentences (imdb, amazon, yelp) -> negative / positive",
         source=source,
         vocab=vocab,
+        tokenizer={"kind": "words", "lowercase": True, "pattern": _WORD.pattern},
         labels=["negative", "positive"],
         dims={"vocab_size": len(vocab), "num_classes": 2},
         split_rule=f"stratified by site and label, 80/10/10, seed {seed}; vocabulary from train",
@@ -150,6 +154,7 @@ def load_shakespeare(path: Path, seed: int, source: str) -> DataSet:
         description="Shakespeare's plays, character by character",
         source=source,
         vocab=vocab,
+        tokenizer=CHARACTERS,
         dims={"vocab_size": len(vocab)},
         split_rule="contiguous: first 90% train, next 5% validation, last 5% test",
     )
