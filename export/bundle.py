@@ -20,8 +20,9 @@ import torch
 import zoo
 from export import onnx_export, triton
 from export.cases import forward_cases
+from export.files import MANIFEST, SCHEMA_VERSION, file_entries
 from export.graphs import Graph, argument_structure, graphs_of
-from export.manifest import MANIFEST, SCHEMA_VERSION, file_entries, task_meaning, tensor_entry
+from export.manifest import task_meaning, tensor_entry
 from export.parity import ParityReport, verify_bundle
 from export.runtimes import torch_runner
 from export.source import Source

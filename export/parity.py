@@ -19,8 +19,8 @@ import torch
 from export import runtimes
 from export.cases import Case, cases_for
 from export.feeds import check_feeds
+from export.files import PARITY, check_files, read_manifest
 from export.graphs import Graph, graphs_of
-from export.manifest import PARITY, check_files, read_manifest
 from export.tolerances import Tolerances
 from export.vectors import read_vector
 from zoo.registry import Config, ModelSpec, Signature, TensorSpec, get_spec

@@ -16,8 +16,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from export.graphs import Args, Graph, call
 from export.cases import unflatten
+from export.graphs import Args, Graph, call
 from zoo.scriptcheck import flatten
 
 Runner = Callable[[List[np.ndarray]], List[np.ndarray]]

@@ -14,8 +14,8 @@ from safetensors import SafetensorError
 from torch import nn
 
 from zoo.registry import Config, ModelSpec, UnknownModelError, get_spec
-from zoo.train.rundir import CONFIG, WEIGHTS, config_from_dict
 from zoo.train.checkpoint import load_weights, read_json
+from zoo.train.rundir import CONFIG, WEIGHTS, config_from_dict
 
 
 class SourceError(ValueError):

@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from export.bundle import export_bundle
 from export.feeds import InputError, check_feeds
-from export.manifest import BundleError, file_entries, read_manifest
+from export.files import BundleError, file_entries, read_manifest
 from export.onnx_export import ExportError
 from export.parity import verify_bundle
 from export.runtimes import RuntimeUnavailable

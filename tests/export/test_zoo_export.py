@@ -12,7 +12,7 @@ from safetensors.torch import load_file
 
 import zoo
 from export.bundle import export_bundle
-from export.manifest import read_manifest, sha256
+from export.files import read_manifest, sha256
 from export.parity import verify_bundle
 from export.source import from_registry
 from export.vectors import read_vector

@@ -5,7 +5,7 @@ from typing import Annotated, Optional
 import typer
 
 import zoo
-from zoo.cli import export, models, train
+from zoo.cli import export, models, serve, train
 from zoo.cli.console import console
 
 app = typer.Typer(
@@ -19,6 +19,7 @@ app.command("train")(train.train_command)
 app.command("evaluate")(train.evaluate_command)
 app.command("export")(export.export_command)
 app.command("verify")(export.verify_command)
+app.command("serve")(serve.serve_command)
 
 
 def _print_version(value: bool) -> None:

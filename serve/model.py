@@ -1,0 +1,137 @@
+"""One served bundle: its manifest, a runtime for each graph, and the tensor plumbing."""
+
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Dict, List, Optional
+
+import numpy as np
+
+from export.feeds import check_feeds
+from export.files import check_files, read_manifest
+
+RUNTIMES = ("onnxruntime", "torchscript")
+Arrays = Dict[str, np.ndarray]
+
+
+def _onnx_runner(path: Path, threads: int) -> Callable[[Arrays], Arrays]:
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    names = [o.name for o in session.get_outputs()]
+
+    def run(feeds: Arrays) -> Arrays:
+        return dict(zip(names, session.run(None, feeds)))
+
+    return run
+
+
+def _nest(structure: List[Any], feeds: Arrays, scalars: Dict[str, str]) -> List[Any]:
+    """Positional arguments from the manifest's nesting; scalar inputs become Python numbers
+    (generate/decode take ``steps: int``, ``temperature: float``, ...)."""
+    import torch
+
+    def build(item: Any) -> Any:
+        if isinstance(item, str):
+            if item in scalars:
+                value = feeds[item].item()
+                return float(value) if scalars[item].startswith("float") else int(value)
+            return torch.from_numpy(np.array(feeds[item], copy=True))
+        return tuple(build(i) for i in item)
+
+    return [build(i) for i in structure]
+
+
+def _flatten(value: Any) -> List[Any]:
+    if isinstance(value, (tuple, list)):
+        return [t for item in value for t in _flatten(item)]
+    return [value]
+
+
+def _torchscript_runner(path: Path, graph: str, entry: Dict[str, Any], threads: int) -> Callable[[Arrays], Arrays]:
+    import torch
+
+    torch.set_num_threads(threads)
+    module = torch.jit.load(str(path)).eval()
+    method = module if graph == "forward" else getattr(module, graph)
+    names = [o["name"] for o in entry["outputs"]]
+    scalars = {t["name"]: t["dtype"] for t in entry["inputs"] if not t["shape"]}
+
+    def run(feeds: Arrays) -> Arrays:
+        with torch.no_grad():
+            outputs = _flatten(method(*_nest(entry["arguments"], feeds, scalars)))
+        return {n: o.numpy() for n, o in zip(names, outputs)}
+
+    return run
+
+
+@dataclass
+class ServedModel:
+    name: str
+    bundle: Path
+    manifest: Dict[str, Any]
+    runtime: str
+    runners: Dict[str, Callable[[Arrays], Arrays]] = field(default_factory=dict)
+    # onnxruntime sessions are thread-safe; a TorchScript module is run by one thread at a time.
+    lock: Optional[threading.Lock] = None
+
+    @property
+    def task(self) -> str:
+        return self.manifest["model"]["task"]
+
+    def graph(self, name: str = "forward") -> Dict[str, Any]:
+        return self.manifest["graphs"][name]
+
+    @property
+    def state_pairs(self) -> Dict[str, str]:
+        """state input -> state output"""
+        return {p["input"]: p["output"] for p in self.manifest["state_pairs"]}
+
+    @property
+    def ragged(self) -> Dict[str, str]:
+        """lengths input -> sequence input"""
+        return {p["lengths"]: p["sequence"] for p in self.manifest["ragged"]}
+
+    def run(self, feeds: Arrays, graph: str = "forward") -> Arrays:
+        check_feeds(self.graph(graph)["inputs"], feeds)
+        if self.lock is None:
+            return self.runners[graph](feeds)
+        with self.lock:
+            return self.runners[graph](feeds)
+
+    def signature(self) -> Dict[str, Any]:
+        """What ``GET /v1/models`` shows."""
+        return {
+            "name": self.name,
+            "task": self.task,
+            "task_meaning": self.manifest["model"]["task_meaning"],
+            "runtime": self.runtime,
+            "stateful": bool(self.manifest["state_pairs"]),
+            "graphs": {g: {"inputs": e["inputs"], "outputs": e["outputs"]} for g, e in self.manifest["graphs"].items()},
+            "state_pairs": self.manifest["state_pairs"],
+            "ragged": self.manifest["ragged"],
+            "labels": self.manifest["labels"],
+            "tokenizer": self.manifest.get("tokenizer"),
+        }
+
+
+def load_model(bundle: Path, runtime: str, threads: int = 1) -> ServedModel:
+    """Reads and checks a bundle, and opens one runtime per graph it has a file for."""
+    if runtime not in RUNTIMES:
+        raise ValueError(f"--runtime must be one of {', '.join(RUNTIMES)}, got {runtime!r}")
+    manifest = read_manifest(bundle)
+    check_files(bundle, manifest)
+    model = ServedModel(manifest["model"]["name"], bundle, manifest, runtime)
+    for graph, entry in manifest["graphs"].items():
+        if runtime == "onnxruntime":
+            if entry.get("onnx"):
+                model.runners[graph] = _onnx_runner(bundle / entry["onnx"], threads)
+        elif (bundle / "model.pt").is_file():
+            model.runners[graph] = _torchscript_runner(bundle / "model.pt", graph, entry, threads)
+            model.lock = threading.Lock()
+    if "forward" not in model.runners:
+        wanted = "model.onnx" if runtime == "onnxruntime" else "model.pt"
+        raise ValueError(f"{bundle} has no {wanted} for --runtime {runtime}; export it with --format all")
+    return model
