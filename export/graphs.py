@@ -12,7 +12,7 @@ from typing import Callable, Dict, List, Tuple
 import torch
 from torch import Tensor, nn
 
-from zoo.registry import Config, ModelSpec, TensorSpec
+from zoo.registry import Config, ModelSpec, TensorSpec, dynamic_axes
 
 Args = Tuple[object, ...]
 
@@ -30,12 +30,7 @@ class Graph:
         return "model.onnx" if self.name == "forward" else f"{self.name}.onnx"
 
     def dynamic_axes(self) -> Dict[str, Dict[int, str]]:
-        axes: Dict[str, Dict[int, str]] = {}
-        for spec in self.inputs + self.outputs:
-            named = {i: d for i, d in enumerate(spec.shape) if isinstance(d, str)}
-            if named:
-                axes[spec.name] = named
-        return axes
+        return dynamic_axes(self.inputs + self.outputs)
 
 
 class GenerateGraph(nn.Module):

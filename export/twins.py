@@ -33,7 +33,7 @@ def _time_first_twin(layer: nn.Module) -> nn.Module:
         bidirectional=layer.bidirectional,
         batch_first=False,
     )
-    if isinstance(layer, nn.RNN) and not isinstance(layer, (nn.GRU, nn.LSTM)):
+    if type(layer) is nn.RNN:  # GRU and LSTM have no nonlinearity
         kwargs["nonlinearity"] = layer.nonlinearity
     twin = _TWINS[type(layer)](**kwargs)
     twin.load_state_dict(layer.state_dict())  # same parameter names and layouts

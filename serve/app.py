@@ -183,9 +183,8 @@ class Server:
         session = self.sessions.get(name, key)
         body = await self.body(request)
         graph = model.graph()
-        if "inputs" in body:
-            feeds = explicit_feeds({"inputs": {k: v for k, v in body["inputs"].items() if k not in model.state_pairs}},
-                                   graph, model.state_pairs, model.ragged, self.settings.limits)  # fmt: skip
+        if "inputs" in body:  # state given here is replaced by the session's below, after the first chunk
+            feeds = explicit_feeds(body, graph, model.state_pairs, model.ragged, self.settings.limits)
         else:
             rows = raw_rows(body, graph, self.tokenizers[name], self.settings.limits, set(model.state_pairs) | set(model.ragged))
             if len(rows) != 1:

@@ -34,6 +34,16 @@ class TensorSpec:
         return getattr(torch, self.dtype)
 
 
+def dynamic_axes(specs: Tuple[TensorSpec, ...]) -> Dict[str, Dict[int, str]]:
+    """``{tensor name: {axis: axis name}}`` of the named (dynamic) axes of ``specs``."""
+    axes: Dict[str, Dict[int, str]] = {}
+    for spec in specs:
+        named = {i: d for i, d in enumerate(spec.shape) if isinstance(d, str)}
+        if named:
+            axes[spec.name] = named
+    return axes
+
+
 @dataclass(frozen=True)
 class Signature:
     """A model's flattened inputs and outputs, in ``forward``'s order, for one config."""
@@ -49,12 +59,7 @@ class Signature:
 
     def dynamic_axes(self) -> Dict[str, Dict[int, str]]:
         """``{tensor name: {axis: axis name}}`` as ``torch.onnx.export`` takes it."""
-        axes: Dict[str, Dict[int, str]] = {}
-        for spec in self.inputs + self.outputs:
-            named = {i: d for i, d in enumerate(spec.shape) if isinstance(d, str)}
-            if named:
-                axes[spec.name] = named
-        return axes
+        return dynamic_axes(self.inputs + self.outputs)
 
 
 Config = Any  # a model's config dataclass instance

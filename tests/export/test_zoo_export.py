@@ -109,3 +109,14 @@ def test_recurrent_loops_stay_dynamic(bundles):
     assert "Loop" in bundles("manual-gru").ops["forward"]
     assert "Loop" in bundles("name-gru").ops["forward"]
     assert "LSTM" in bundles("char-lstm").ops["forward"]
+
+
+def test_torchscript_only_bundle(tmp_path):
+    """--format torchscript: model.pt and no ONNX file; verification says why ONNX was skipped."""
+    result = export_bundle(from_registry("char-gru"), tmp_path / "b", format="torchscript")
+    assert result.parity.passed, result.parity.failures()[:3]
+    assert (tmp_path / "b" / "model.pt").is_file() and not list((tmp_path / "b").glob("*.onnx"))
+    manifest = read_manifest(tmp_path / "b")
+    assert manifest["graphs"]["generate"]["onnx"] is None
+    assert {row.runtime for row in result.parity.rows} == {"eager-fp32", "torchscript"}
+    assert "exported without --format onnx" in result.parity.skipped["onnx (forward)"]
