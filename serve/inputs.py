@@ -75,8 +75,14 @@ class Tokenizer:
         return ids
 
     def decode(self, ids: List[int]) -> str:
+        """Text of ``ids``, leaving out the special tokens (``<pad>``, ``<unk>``, ``<eos>``, ...)."""
         joiner = " " if self.pattern is not None else ""
-        return joiner.join(self.tokens[i] for i in ids if 0 <= i < len(self.tokens) and not self.tokens[i].startswith("<"))
+        kept = [self.tokens[i] for i in ids if 0 <= i < len(self.tokens) and not _special(self.tokens[i])]
+        return joiner.join(kept)
+
+
+def _special(token: str) -> bool:
+    return len(token) > 2 and token.startswith("<") and token.endswith(">")
 
 
 def _instances(body: Dict[str, Any], limits: Limits) -> List[Any]:

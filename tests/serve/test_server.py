@@ -236,7 +236,8 @@ def test_serve_refuses_a_missing_bundle(tmp_path):
 
 
 def test_tokenizer_refuses_unknown_characters_without_unk():
-    tokenizer = Tokenizer({"kind": "characters"}, {"tokens": ["<pad>", "a", "b"], "unknown": None})
-    assert tokenizer.encode("ab") == [1, 2]
+    tokenizer = Tokenizer({"kind": "characters"}, {"tokens": ["<pad>", "a", "b", "<", "<eos>"], "unknown": None})
+    assert tokenizer.encode("ab<") == [1, 2, 3]
+    assert tokenizer.decode([1, 3, 4, 0, 2]) == "a<b"
     with pytest.raises(RequestError, match="'c' is not in the model's vocabulary"):
         tokenizer.encode("abc")
