@@ -4,6 +4,7 @@ Everything is written into a temporary sibling folder that is renamed to ``--out
 so an interrupted export never leaves a half-written bundle where a loader would look.
 """
 
+import copy
 import json
 import os
 import platform
@@ -114,9 +115,7 @@ def _onnx_metadata(manifest: Dict[str, Any], graph: str, exporter: str) -> Dict[
 
 def _write_vectors(folder: Path, source: Source, graph: Graph) -> List[Dict[str, Any]]:
     signature = source.spec.signature(source.config)
-    reference = source.spec.build(source.config)
-    reference.load_state_dict(source.model.state_dict())
-    reference = reference.double().eval()
+    reference = copy.deepcopy(source.model).double().eval()  # the float64 reference
     template = graph.example(1, 1, torch.Generator().manual_seed(0))
     run = torch_runner(reference, graph, template, torch.float64, "cpu")
     chosen = [c for c in forward_cases(graph, signature, stateful=False) if c.name.split("-ragged")[0] in VECTOR_CASES]

@@ -164,9 +164,7 @@ def _rebuild(bundle: Path, manifest: Dict[str, Any]) -> _Model:
     model = spec.build(config)
     load_weights(bundle / "weights.safetensors", model)
     model.eval()
-    reference = spec.build(config)
-    load_weights(bundle / "weights.safetensors", reference)
-    return _Model(spec, config, model, reference.double().eval())
+    return _Model(spec, config, model, copy.deepcopy(model).double())
 
 
 def verify_bundle(

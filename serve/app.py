@@ -21,7 +21,15 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from export.feeds import InputError
 from serve.batching import Batcher
-from serve.inputs import Limits, RequestError, Tokenizer, explicit_feeds, raw_rows
+from serve.inputs import (
+    Limits,
+    RequestError,
+    Tokenizer,
+    explicit_feeds,
+    pad_rows,
+    raw_rows,
+    zero_state,
+)
 from serve.metrics import Metrics
 from serve.model import ServedModel
 from serve.outputs import decoded_result, task_result, tensor_json
@@ -136,10 +144,7 @@ class Server:
         rows = raw_rows(body, graph, tokenizer, self.settings.limits, set(ragged) | {"max_len"})
         (sequence,) = [t["name"] for t in graph["inputs"] if t["name"] not in ragged and t["shape"]]
         lengths_name = next(k for k, v in ragged.items() if v == sequence)
-        steps = np.array([row[sequence].shape[0] for row in rows], dtype=np.int64)
-        padded = np.zeros((len(rows), int(steps.max())), dtype=np.int64)
-        for i, row in enumerate(rows):
-            padded[i, : steps[i]] = row[sequence]
+        padded, steps = pad_rows([row[sequence] for row in rows])
         max_len = int(body.get("max_len", 2 * int(steps.max()) + 2))
         if not 1 <= max_len <= self.settings.limits.max_sequence:
             raise RequestError(422, f"max_len must be in [1, {self.settings.limits.max_sequence}], got {max_len}")
@@ -192,7 +197,7 @@ class Server:
             feeds = {k: v[None] for k, v in rows[0].items()}
             for lengths, sequence in model.ragged.items():
                 feeds[lengths] = np.array([feeds[sequence].shape[1]], dtype=np.int64)
-            feeds.update(explicit_feeds({"inputs": {}}, graph, model.state_pairs, {}, self.settings.limits))
+            feeds.update({t["name"]: zero_state(t, 1) for t in graph["inputs"] if t["name"] in model.state_pairs})
         async with session.lock:
             if session.state is not None:
                 for state_input, array in session.state.items():

@@ -18,7 +18,7 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import numpy as np
 
-from serve.inputs import Row
+from serve.inputs import Row, pad_rows, zero_state
 
 Run = Callable[[Dict[str, np.ndarray]], Dict[str, np.ndarray]]
 
@@ -114,15 +114,9 @@ class Batcher:
         for spec in self.inputs:
             name = spec["name"]
             if name in self.states:
-                shape = [len(rows) if d == "batch" else d for d in spec["shape"]]
-                feeds[name] = np.zeros(shape, dtype=spec["dtype"])
+                feeds[name] = zero_state(spec, len(rows))
             elif name in self.lengths_of:
-                arrays = [row[name] for row in rows]
-                steps = np.array([a.shape[0] for a in arrays], dtype=np.int64)
-                padded = np.zeros((len(rows), int(steps.max())) + arrays[0].shape[1:], dtype=arrays[0].dtype)
-                for i, array in enumerate(arrays):
-                    padded[i, : array.shape[0]] = array
-                feeds[name] = padded
+                feeds[name], steps = pad_rows([row[name] for row in rows])
                 feeds[self.lengths_of[name]] = steps
             elif name not in self.lengths_names:  # lengths come with their sequence above
                 feeds[name] = np.stack([row[name] for row in rows])

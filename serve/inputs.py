@@ -14,7 +14,7 @@ inputs left out start at zeros and a left-out ``lengths`` means every step is va
 
 import re
 from dataclasses import dataclass
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
 import numpy as np
 
@@ -136,6 +136,20 @@ def raw_rows(body: Dict[str, Any], graph: Dict[str, Any], tokenizer: Tokenizer, 
     return rows
 
 
+def zero_state(spec: Dict[str, Any], batch: int) -> np.ndarray:
+    """The zeros a state input starts from, its ``batch`` axis ``batch`` long."""
+    return np.zeros([batch if d == "batch" else d for d in spec["shape"]], dtype=spec["dtype"])
+
+
+def pad_rows(arrays: List[np.ndarray]) -> Tuple[np.ndarray, np.ndarray]:
+    """Sequences of different lengths (time first) -> (zero-padded batch, int64 lengths)."""
+    steps = np.array([a.shape[0] for a in arrays], dtype=np.int64)
+    padded = np.zeros((len(arrays), int(steps.max())) + arrays[0].shape[1:], dtype=arrays[0].dtype)
+    for i, array in enumerate(arrays):
+        padded[i, : array.shape[0]] = array
+    return padded, steps
+
+
 _DTYPES = {"float32": np.float32, "float64": np.float64, "int64": np.int64, "int32": np.int32, "bool": np.bool_}
 
 
@@ -164,11 +178,10 @@ def explicit_feeds(body: Dict[str, Any], graph: Dict[str, Any], states: Dict[str
     for name in list(states) + list(ragged):
         if name in feeds or name not in specs:
             continue
-        shape = [sizes.get(d, 1) if isinstance(d, str) else d for d in specs[name]["shape"]]
         if name in states:
-            feeds[name] = np.zeros(shape, dtype=_DTYPES[specs[name]["dtype"]])
+            feeds[name] = zero_state(specs[name], sizes.get("batch", 1))
         else:
             sequence = feeds.get(ragged[name])
             if sequence is not None:
-                feeds[name] = np.full(shape, sequence.shape[1], dtype=np.int64)
+                feeds[name] = np.full(sequence.shape[0], sequence.shape[1], dtype=np.int64)
     return feeds
