@@ -1,15 +1,20 @@
 """``zoo export``: write a bundle directory, verify it, and only then move it into place.
 
-Everything is written into a temporary sibling folder that is renamed to ``--out`` at the end,
-so an interrupted export never leaves a half-written bundle where a loader would look.
+Everything is written into a temporary sibling folder (``export.place``) that is renamed to
+``--out`` only when complete and, unless ``verify=False``, verified: an interrupted export or a
+failed verification leaves what was at ``--out`` as it was. A failed bundle is discarded, or
+kept at ``OUT.failed`` for a look when asked (``keep_failed``). Every disk write goes through
+Python's file objects, so a full disk or a read-only folder is an ``OSError`` (torch and
+safetensors would raise RuntimeError or their own error type when they open the file).
 """
 
 import copy
+import dataclasses
+import io
 import json
 import os
 import platform
 import shutil
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Sequence
@@ -19,7 +24,7 @@ import onnx
 import torch
 
 import zoo
-from export import onnx_export, triton
+from export import onnx_export, place, triton
 from export.cases import forward_cases
 from export.files import MANIFEST, SCHEMA_VERSION, file_entries
 from export.graphs import Graph, argument_structure, graphs_of
@@ -125,75 +130,133 @@ def _write_vectors(folder: Path, source: Source, graph: Graph) -> List[Dict[str,
         outputs = run(inputs)
         outputs = [o.astype(spec.dtype) for o, spec in zip(outputs, graph.outputs)]
         name = f"test_data_set_{index}"
-        write_vector(folder / name, list(zip([t.name for t in graph.inputs], inputs)),
-                     list(zip([t.name for t in graph.outputs], outputs)))  # fmt: skip
+        with place.naming(folder / name):
+            write_vector(folder / name, list(zip([t.name for t in graph.inputs], inputs)),
+                         list(zip([t.name for t in graph.outputs], outputs)))  # fmt: skip
         entries.append({"dir": name, "case": case.name})
     return entries
+
+
+class VerificationFailed(Exception):
+    """The exported bundle failed its verification, so it was not put in place; ``kept`` is
+    where it was kept for a look (``keep_failed``), or None when it was discarded."""
+
+    def __init__(self, report: ParityReport, kept: Optional[Path]) -> None:
+        super().__init__(f"{report.model}: {len(report.failures())} comparisons failed verification")
+        self.report, self.kept = report, kept
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """What an export writes, decided before anything is written."""
+
+    formats: List[str]
+    graphs: List[Graph]
+    exporters: Dict[str, str]  # graph name -> the ONNX exporter chosen for it
+    opset: int
+    verify: bool
+    say: Callable[[str], None]
 
 
 def export_bundle(
     source: Source,
     out: Path,
+    *,
     format: str = "all",
     exporter: str = "auto",
     opset: int = onnx_export.DEFAULT_OPSET,
     verify: bool = True,
     overwrite: bool = False,
+    keep_failed: bool = False,
     progress: Optional[Callable[[str], None]] = None,
 ) -> ExportResult:
+    """Writes the bundle to ``out`` (for ``format="triton"``, ``out/<name>/`` of a Triton
+    model repository). Raises ValueError before writing anything when ``out`` holds something
+    ``overwrite`` may not replace, VerificationFailed when the new bundle fails verification
+    (``out`` left as it was), OSError when the disk refuses."""
     formats = resolve_formats(format)
     graphs = graphs_of(source.spec, source.config)
     chosen = {g.name: onnx_export.resolve_exporter(source.spec, g, exporter) for g in graphs}
+    plan = _Plan(formats=formats, graphs=list(graphs), exporters=chosen, opset=opset, verify=verify,
+                 say=progress or (lambda message: None))  # fmt: skip
+    if out.name in ("", ".."):  # "." or "..": the temporary sibling needs the folder's own name
+        out = Path(os.path.abspath(out))
     if formats == ["triton"]:
-        return _export_triton(source, out, exporter, opset, verify, overwrite, progress)
-    if out.exists() and not overwrite:
-        raise ValueError(f"{out} already exists; pass --overwrite to replace it or choose another --out")
-    say = progress or (lambda message: None)
-    temporary = out.with_name(f".{out.name}.tmp-{os.getpid()}")
-    shutil.rmtree(temporary, ignore_errors=True)
-    temporary.mkdir(parents=True)
+        return _export_triton(source, out, plan, overwrite, keep_failed)
+    place.check_target(out, overwrite, MANIFEST, "a bundle")
+    failed_to = place.failed_for(out) if keep_failed else None
+    if failed_to is not None:
+        place.check_target(failed_to, True, MANIFEST, "a bundle")
+    return _export_folder(source, out, plan, failed_to)
+
+
+def _export_folder(source: Source, out: Path, plan: _Plan, failed_to: Optional[Path]) -> ExportResult:
+    """Writes and verifies the bundle in a temporary sibling of ``out``, then renames it to
+    ``out`` if it passed, or to ``failed_to`` (when given) if it did not."""
+    place.remove_stale(out.parent)
+    temporary = place.temporary_for(out)
     try:
-        result = _write(source, temporary, formats, graphs, chosen, opset, say)
-        if verify:
-            say("verifying")
-            result.parity = verify_bundle(temporary, "cpu", write_report=True, progress=say)
-            manifest = json.loads((temporary / MANIFEST).read_text(encoding="utf-8"))
-            manifest["parity"] = result.parity.summary()
-            write_json(temporary / MANIFEST, manifest)
-        _replace(temporary, out)
+        place.make_temporary(out)
+        result = _write(source, temporary, plan)
+        if plan.verify:
+            plan.say("verifying")
+            result.parity = verify_bundle(temporary, "cpu", write_report=True, progress=plan.say)
+            if not result.parity.passed:
+                if failed_to is not None:
+                    place.replace(temporary, failed_to)
+                raise VerificationFailed(result.parity, failed_to)
+        place.replace(temporary, out)
     finally:
         shutil.rmtree(temporary, ignore_errors=True)
     result.bundle = out
     return result
 
 
-def _export_triton(source, repo, exporter, opset, verify, overwrite, progress) -> ExportResult:  # type: ignore[no-untyped-def]
-    """``--format triton``: a verified ONNX bundle made aside, then ``repo/<name>/`` from it."""
-    target = repo / source.spec.name
-    if target.exists() and not overwrite:
-        raise ValueError(f"{target} already exists in the repository; pass --overwrite to replace it")
+def _export_triton(source: Source, repo: Path, plan: _Plan, overwrite: bool, keep_failed: bool) -> ExportResult:
+    """``--format triton``: a verified ONNX bundle made aside, then ``repo/<name>/`` from it. A
+    failed bundle is kept beside the repository, never in it (Triton would try to load it)."""
+    name = source.spec.name
+    target = repo / name
+    place.check_target(target, overwrite, triton.CONFIG, "a Triton model folder")
+    failed_to = repo.with_name(f"{repo.name}.{name}.failed") if keep_failed else None
+    if failed_to is not None:
+        place.check_target(failed_to, True, MANIFEST, "a bundle")
     repo.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=repo, prefix=".zoo-export-") as scratch:
-        result = export_bundle(source, Path(scratch) / "bundle", "onnx", exporter, opset, verify, False, progress)
+    place.remove_stale(repo)
+    scratch = place.scratch_in(repo)
+    try:
+        result = _export_folder(source, scratch / "bundle", dataclasses.replace(plan, formats=["onnx"]), failed_to)
         manifest = json.loads((result.bundle / MANIFEST).read_text(encoding="utf-8"))
-        staged = triton.write_repository(result.bundle, manifest, Path(scratch) / "repo")
-        _replace(staged, target)
+        with place.naming(scratch / "repo"):
+            staged = triton.write_repository(result.bundle, manifest, scratch / "repo")
+        place.replace(staged, target)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
     result.bundle, result.formats = target, ["triton"]
     result.files = file_entries(target)
     return result
 
 
-def _write(source, folder, formats, graphs, chosen, opset, say) -> ExportResult:  # type: ignore[no-untyped-def]
+def _write(source: Source, folder: Path, plan: _Plan) -> ExportResult:
+    """Every file of the bundle into ``folder``. torch.jit.save writes to memory and Python
+    writes the bytes (as ``save_weights`` does for safetensors): on a full disk torch.jit.save
+    to a path aborts the process (std::ios_base::failure), and it reports a file it cannot open
+    as RuntimeError, not as the OSError the CLI turns into one line."""
+    say, formats, graphs, chosen, opset = plan.say, plan.formats, plan.graphs, plan.exporters, plan.opset
     manifest = description(source, graphs)
     say("weights")
-    save_weights(folder / "weights.safetensors", source.model)
+    with place.naming(folder / "weights.safetensors"):
+        save_weights(folder / "weights.safetensors", source.model)
     exporter = chosen["forward"]
     result = ExportResult(folder, formats, exporter, opset, {})
     if "torchscript" in formats:
         say("TorchScript")
         scripted = torch.jit.script(source.model)
+        buffer = io.BytesIO()
         # The model's description travels inside model.pt, readable with torch.jit.load(_extra_files=...).
-        torch.jit.save(scripted, str(folder / "model.pt"), _extra_files={MANIFEST: json.dumps(manifest)})
+        torch.jit.save(scripted, buffer, _extra_files={MANIFEST: json.dumps(manifest)})
+        with place.naming(folder / "model.pt"):
+            (folder / "model.pt").write_bytes(buffer.getvalue())
     for graph in graphs:
         entry = manifest["graphs"][graph.name]
         if "onnx" not in formats:
@@ -204,28 +267,22 @@ def _write(source, folder, formats, graphs, chosen, opset, say) -> ExportResult:
         proto = onnx_export.export_graph(source.model, graph, args, chosen[graph.name], opset)
         onnx_export.add_metadata(proto, _onnx_metadata(manifest, graph.name, chosen[graph.name]))
         onnx_export.check(proto)
-        onnx.save(proto, str(folder / graph.onnx_file))
+        with place.naming(folder / graph.onnx_file):
+            (folder / graph.onnx_file).write_bytes(proto.SerializeToString())
         entry.update(onnx=graph.onnx_file, exporter=chosen[graph.name], opset=onnx_export.opset_of(proto),
                      ops=onnx_export.ops_used(proto))  # fmt: skip
         result.ops[graph.name], result.opsets[graph.name] = entry["ops"], entry["opset"]
     if "triton" in formats:
         say("Triton repository")
-        triton.write_repository(folder, manifest, folder / TRITON_DIR)
+        with place.naming(folder / TRITON_DIR):
+            triton.write_repository(folder, manifest, folder / TRITON_DIR)
     say("test vectors")
     manifest["test_vectors"] = _write_vectors(folder, source, graphs[0])
     manifest["export"] = {"formats": formats, "exporter": exporter, "opset_requested": opset}
     manifest["versions"] = versions()
     manifest["parity"] = None
     manifest["files"] = file_entries(folder)
-    write_json(folder / MANIFEST, manifest)
+    with place.naming(folder / MANIFEST):
+        write_json(folder / MANIFEST, manifest)
     result.files = manifest["files"]
     return result
-
-
-def _replace(temporary: Path, out: Path) -> None:
-    """Renames the finished bundle into place; an old bundle there is removed only after."""
-    old = out.with_name(f".{out.name}.old-{os.getpid()}")
-    if out.exists():
-        os.replace(out, old)
-    os.replace(temporary, out)
-    shutil.rmtree(old, ignore_errors=True)

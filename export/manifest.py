@@ -15,10 +15,15 @@ Schema version 1 (every key always present):
 - ``state_pairs`` (``{"input", "output"}``: feed the output back to continue a sequence) and
   ``ragged`` (``{"lengths", "sequence"}``) of ``forward``.
 - ``files``: every other file of the bundle with sha256 and size, except ``parity.json``
-  (a report that each ``zoo verify`` rewrites).
+  (a report that each ``zoo verify`` rewrites). Every path in the manifest is relative, without
+  ``..``, stays inside the bundle when its symbolic links are followed, and is listed here; a
+  file in the bundle that is not listed makes it refused (``export.files.check_files``).
 - ``export``: formats, exporter, the opset asked for; ``versions``: torch, onnx, onnxruntime, zoo, python.
 - ``test_vectors``: each ``test_data_set_K`` folder with the case it came from.
-- ``parity``: the summary of the verification run at export time.
+- ``parity``: the summary of the latest verification (``passed``, devices, comparisons,
+  failures, worst errors, skipped runtimes), written at export and by each ``zoo verify``
+  without ``--report``; ``null`` when the bundle was never verified. ``zoo serve`` serves a
+  bundle only when it says ``"passed": true``.
 """
 
 from typing import Any, Dict

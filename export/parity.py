@@ -11,7 +11,7 @@ reference's whole run.
 import copy
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional, Sequence
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
@@ -19,9 +19,10 @@ import torch
 from export import runtimes
 from export.cases import Case, cases_for
 from export.feeds import check_feeds
-from export.files import PARITY, check_files, read_manifest
+from export.files import MANIFEST, PARITY, check_files, read_manifest
 from export.graphs import Graph, graphs_of
-from export.tolerances import Tolerances
+from export.place import naming
+from export.tolerances import Tolerance, Tolerances
 from export.vectors import read_vector
 from zoo.registry import Config, ModelSpec, Signature, TensorSpec, get_spec
 from zoo.train.checkpoint import load_weights, write_json
@@ -97,17 +98,36 @@ def compare(expected: Sequence[np.ndarray], got: Sequence[np.ndarray], outputs: 
         elif have.shape != want.shape:
             row.passed, row.problem, row.max_abs, row.max_rel = False, f"shape {have.shape}, expected {want.shape}", float("inf"), float("inf")
         elif want.size:
-            difference = np.abs(have.astype(np.float64) - want.astype(np.float64))
-            row.max_abs = float(difference.max())
-            row.max_rel = float((difference / np.maximum(np.abs(want.astype(np.float64)), 1e-12)).max())
-            allowed = tolerance.atol + tolerance.rtol * np.abs(want.astype(np.float64))
-            bad = difference > allowed
-            if not np.isfinite(have.astype(np.float64)).all() and np.isfinite(want.astype(np.float64)).all():
-                row.passed, row.problem = False, "non-finite values"
-            elif bad.any():
-                row.passed, row.problem = False, f"{int(bad.sum())} of {bad.size} values outside atol {tolerance.atol:g} + rtol {tolerance.rtol:g}"
+            row.max_abs, row.max_rel, row.problem = _value_errors(have.astype(np.float64), want.astype(np.float64), tolerance)
+            row.passed = not row.problem
         rows.append(row)
     return rows
+
+
+def _value_errors(have: np.ndarray, want: np.ndarray, tolerance: Tolerance) -> Tuple[float, float, str]:
+    """(max abs error, max rel error, problem or ""), element by element: a finite expected value
+    needs a finite value within atol + rtol * |expected|, a NaN or inf expected the same one.
+    ``difference > allowed`` is False for NaN, so closeness is asked as ``<=``, which NaN fails."""
+    with np.errstate(invalid="ignore", over="ignore"):
+        difference = np.abs(have - want)
+        all_finite = bool(np.isfinite(difference).all())  # the usual case, kept to a few passes
+        expected_finite = True if all_finite else np.isfinite(want)
+        scale = np.abs(want) if all_finite else np.abs(np.where(expected_finite, want, 0.0))
+        allowed = tolerance.atol + tolerance.rtol * scale
+        if not all_finite:  # NaN or inf somewhere: only the same non-finite value passes
+            allowed = np.where(expected_finite, allowed, 0.0)
+            same = (have == want) | (np.isnan(have) & np.isnan(want))
+            difference = np.where(same, 0.0, np.nan_to_num(difference, nan=np.inf, posinf=np.inf))
+        relative = difference / np.maximum(scale, 1e-12)
+    bad = ~(difference <= allowed)
+    non_finite = 0 if all_finite else int((bad & expected_finite & ~np.isfinite(have)).sum())
+    if non_finite:
+        problem = f"{non_finite} non-finite values where finite ones are expected"
+    elif bad.any():
+        problem = f"{int(bad.sum())} of {bad.size} values outside atol {tolerance.atol:g} + rtol {tolerance.rtol:g}"
+    else:
+        problem = ""
+    return float(difference.max()), float(relative.max()), problem
 
 
 def _chunked(run: runtimes.Runner, case: Case, graph: Graph, signature: Signature) -> List[np.ndarray]:
@@ -170,7 +190,8 @@ def _rebuild(bundle: Path, manifest: Dict[str, Any]) -> _Model:
 def verify_bundle(
     bundle: Path, device: str = "cpu", write_report: bool = True, progress: Optional[Callable[[str], None]] = None
 ) -> ParityReport:
-    """Checks the files, runs every case on every runtime, writes ``parity.json``."""
+    """Checks the files, runs every case on every runtime; with ``write_report`` records the
+    result in the bundle (``record``)."""
     if device not in DEVICES:
         raise ValueError(f"--device must be one of {', '.join(DEVICES)}, got {device!r}")
     manifest = read_manifest(bundle)
@@ -206,8 +227,20 @@ def verify_bundle(
         if graph.name == "forward":
             _check_vectors(bundle, manifest, graph, runners, report, tolerances)
     if write_report:
-        write_json(bundle / PARITY, report.to_dict())
+        record(bundle, report)
     return report
+
+
+def record(bundle: Path, report: ParityReport) -> None:
+    """``parity.json`` and the manifest's ``parity`` summary, each replaced atomically. Neither
+    is in the manifest's ``files``, so the bundle's hashes stay valid; the server serves only a
+    bundle whose summary says it passed."""
+    with naming(bundle / PARITY):
+        write_json(bundle / PARITY, report.to_dict())
+    manifest = read_manifest(bundle)
+    manifest["parity"] = report.summary()
+    with naming(bundle / MANIFEST):
+        write_json(bundle / MANIFEST, manifest)
 
 
 def _runners(

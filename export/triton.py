@@ -19,6 +19,7 @@ import onnx
 from onnx import TensorProto, helper
 
 TRITON_TYPES = {"float32": "TYPE_FP32", "float64": "TYPE_FP64", "int64": "TYPE_INT64", "int32": "TYPE_INT32", "bool": "TYPE_BOOL"}
+CONFIG = "config.pbtxt"  # what makes a folder a Triton model (and one --overwrite may replace)
 CONTROLS = ("START", "READY")
 MAX_BATCH = 64
 MAX_QUEUE_DELAY_US = 5000
@@ -130,5 +131,5 @@ def write_repository(bundle: Path, manifest: Dict[str, Any], repo: Path) -> Path
         proto = with_sequence_controls(proto, states)
         onnx.checker.check_model(proto, full_check=True)
     onnx.save(proto, str(folder / "1" / "model.onnx"))
-    (folder / "config.pbtxt").write_text(config_text(manifest, name), encoding="utf-8")
+    (folder / CONFIG).write_text(config_text(manifest, name), encoding="utf-8")
     return folder

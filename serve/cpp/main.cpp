@@ -2,12 +2,14 @@
 //
 // Loads BUNDLE/model.pt with libtorch, feeds every test vector (test_data_set_K/input_I.npy) to
 // forward, compares each output with output_I.npy (count, dtype, shape, then values within
-// atol + rtol * |expected|), prints the largest error, and exits 1 on a mismatch (2 on bad usage
-// or an unreadable bundle). The forward schema says how the flat inputs nest: a Tuple[Tensor,
-// Tensor] argument (an LSTM state) takes the next two files.
+// atol + rtol * |expected|; NaN or inf where a finite value is expected is a mismatch), prints
+// the largest error, and exits 1 on a mismatch (2 on bad usage or an unreadable bundle). The
+// forward schema says how the flat inputs nest: a Tuple[Tensor, Tensor] argument (an LSTM
+// state) takes the next two files.
 #include <cstdlib>
 #include <filesystem>
 #include <iostream>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -79,6 +81,23 @@ void flatten(const torch::jit::IValue& value, std::vector<torch::Tensor>& out) {
   }
 }
 
+// Element by element: a finite expected value needs a finite one within atol + rtol * |expected|,
+// a NaN or inf expected the same one. `difference > tolerance` is false for NaN, so closeness is
+// asked as `<=`, which NaN fails. Returns the problem ("" if none) and sets max_abs.
+std::string value_problem(const torch::Tensor& got, const torch::Tensor& want, const Options& options, double& max_abs) {
+  const double inf = std::numeric_limits<double>::infinity();
+  auto same = got.eq(want).logical_or(got.isnan().logical_and(want.isnan()));
+  auto finite = want.isfinite();
+  auto difference = torch::where(same, torch::zeros_like(got), torch::nan_to_num((got - want).abs(), inf, inf, inf));
+  auto allowed = torch::where(finite, options.atol + options.rtol * want.abs(), torch::zeros_like(want));
+  auto bad = difference.le(allowed).logical_not();
+  max_abs = difference.max().item<double>();
+  auto non_finite = bad.logical_and(finite).logical_and(got.isfinite().logical_not()).sum().item<int64_t>();
+  if (non_finite > 0) return std::to_string(non_finite) + " non-finite values where finite ones are expected";
+  auto outside = bad.sum().item<int64_t>();
+  return outside > 0 ? std::to_string(outside) + " values outside tolerance" : "";
+}
+
 // Prints one line per output; returns false on any mismatch.
 bool compare(const std::vector<torch::Tensor>& got, const std::vector<torch::Tensor>& want, const Options& options,
              double& worst) {
@@ -95,11 +114,7 @@ bool compare(const std::vector<torch::Tensor>& got, const std::vector<torch::Ten
     } else if (got[i].sizes() != want[i].sizes()) {
       problem = "shape differs from the expected one";
     } else if (want[i].numel() > 0) {
-      auto g = got[i].to(torch::kFloat64), w = want[i].to(torch::kFloat64);
-      auto difference = (g - w).abs();
-      max_abs = difference.max().item<double>();
-      auto outside = (difference > options.atol + options.rtol * w.abs()).sum().item<int64_t>();
-      if (outside > 0) problem = std::to_string(outside) + " values outside tolerance";
+      problem = value_problem(got[i].to(torch::kFloat64), want[i].to(torch::kFloat64), options, max_abs);
     }
     worst = std::max(worst, max_abs);
     std::cout << "  output " << i << ": max abs error " << max_abs << (problem.empty() ? " ok" : " MISMATCH: " + problem) << "\n";

@@ -4,8 +4,9 @@
 //
 // Loads BUNDLE/model.onnx in onnxruntime-node (CPU), feeds every test vector
 // (test_data_set_K/input_I.npy, named by the manifest), compares each output with output_I.npy
-// (count, dtype, shape, then values within atol + rtol * |expected|), prints the largest error,
-// and exits 1 on a mismatch (2 on bad usage or an unreadable bundle).
+// (count, dtype, shape, then values within atol + rtol * |expected|; NaN or inf where a finite
+// value is expected is a mismatch), prints the largest error, and exits 1 on a mismatch (2 on
+// bad usage or an unreadable bundle).
 
 const fs = require('fs');
 const path = require('path');
@@ -35,6 +36,9 @@ function readNumbered(folder, kind) {
   return arrays;
 }
 
+// Element by element: a finite expected value needs a finite one within atol + rtol * |expected|,
+// a NaN or inf expected the same one. `difference > tolerance` is false for NaN, so closeness is
+// asked as `<=`, which NaN fails.
 function compare(got, want, options) {
   if (got.type !== want.dtype) return { maxAbs: Infinity, problem: `dtype ${got.type}, expected ${want.dtype}` };
   if (got.dims.join(',') !== want.shape.join(',')) {
@@ -42,14 +46,27 @@ function compare(got, want, options) {
   }
   let maxAbs = 0;
   let outside = 0;
+  let nonFinite = 0;
   for (let i = 0; i < want.data.length; i += 1) {
     const expected = Number(want.data[i]);
-    const difference = Math.abs(Number(got.data[i]) - expected);
+    const value = Number(got.data[i]);
+    if (value === expected || (Number.isNaN(value) && Number.isNaN(expected))) continue;
+    const difference = Number.isNaN(value - expected) ? Infinity : Math.abs(value - expected);
     maxAbs = Math.max(maxAbs, difference);
-    if (!(difference <= options.atol + options.rtol * Math.abs(expected))) outside += 1;
+    const allowed = Number.isFinite(expected) ? options.atol + options.rtol * Math.abs(expected) : 0;
+    if (!(difference <= allowed)) {
+      outside += 1;
+      if (Number.isFinite(expected) && !Number.isFinite(value)) nonFinite += 1;
+    }
   }
+  if (nonFinite) return { maxAbs, problem: `${nonFinite} non-finite values where finite ones are expected` };
   return { maxAbs, problem: outside ? `${outside} values outside tolerance` : '' };
 }
+
+// The manifest names each test vector folder; only test_data_set_K, directly in the bundle, is
+// read, so a manifest cannot point this loader outside the bundle (`zoo verify` and `zoo serve`
+// refuse such a bundle too, see export/files.py).
+const VECTOR_DIR = /^test_data_set_[0-9]+$/;
 
 async function main() {
   let options;
@@ -58,6 +75,8 @@ async function main() {
   try {
     options = parse(process.argv.slice(2));
     manifest = JSON.parse(fs.readFileSync(path.join(options.bundle, 'manifest.json'), 'utf8'));
+    const bad = manifest.test_vectors.find((entry) => !VECTOR_DIR.test(String(entry.dir)));
+    if (bad) throw new Error(`the manifest names test vector folder ${JSON.stringify(bad.dir)}; only test_data_set_K inside the bundle is read`);
     session = await ort.InferenceSession.create(path.join(options.bundle, 'model.onnx'), {
       executionProviders: ['cpu'],
     });

@@ -111,5 +111,5 @@ def test_format_all_puts_the_repository_in_the_bundle(tmp_path):
 
 
 def test_existing_model_in_the_repository_is_refused(repo):
-    with pytest.raises(ValueError, match="mnist-cnn already exists in the repository; pass --overwrite"):
+    with pytest.raises(ValueError, match="mnist-cnn already exists; pass --overwrite"):
         export_bundle(from_registry("mnist-cnn"), repo, format="triton")

@@ -1,13 +1,49 @@
 """`zoo export SOURCE` and `zoo verify BUNDLE`: thin wrappers over the ``export`` package."""
 
+import errno
+import json
+import signal
+import sys
+import threading
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Dict, List, Optional, Tuple
+from typing import Annotated, Dict, Iterator, List, Optional, Tuple
 
 import typer
 from rich import box
+from rich.console import Console
 from rich.table import Table
 
-from zoo.cli.console import console, fail, user_errors
+from zoo.cli.console import console, err_console, fail, user_errors
+
+_READ_ONLY = (errno.EACCES, errno.EPERM, errno.EROFS)
+
+
+class _Terminated(SystemExit):
+    """Raised by the SIGTERM handler so that every ``finally`` on the way out runs."""
+
+
+@contextmanager
+def _terminate_unwinds(what: str) -> Iterator[None]:
+    """SIGTERM's default action ends the process without unwinding, which would leave the
+    export's temporary folder behind; here it raises instead, and a second SIGTERM is ignored
+    so that it cannot cut that clean-up short."""
+
+    def stop(signum: int, frame: object) -> None:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        raise _Terminated(128 + signum)
+
+    if threading.current_thread() is not threading.main_thread():
+        yield  # only the main thread may set handlers (and it is the one that receives signals)
+        return
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        yield
+    except _Terminated:
+        err_console.print(f"[bold red]error:[/] {what} stopped by SIGTERM; its temporary files were removed", highlight=False)
+        raise
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def export_command(
@@ -16,51 +52,90 @@ def export_command(
     out: Annotated[Optional[Path], typer.Option(help="Bundle directory (default artifacts/MODEL).")] = None,
     opset: Annotated[int, typer.Option(min=13, help="ONNX opset.")] = 17,
     exporter: Annotated[str, typer.Option(help="ONNX exporter: auto, torchscript (keeps loops dynamic) or dynamo (loop-free models).")] = "auto",
-    verify: Annotated[bool, typer.Option("--verify/--no-verify", help="Verify the bundle on the CPU after export.")] = True,
-    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing bundle in --out.")] = False,
+    verify: Annotated[bool, typer.Option("--verify/--no-verify", help="Verify the bundle on the CPU before it replaces --out.")] = True,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace the bundle (or Triton model folder) in --out; nothing else is replaced.")] = False,
+    keep_failed: Annotated[bool, typer.Option("--keep-failed", help="Keep a bundle that fails verification in OUT.failed (--format triton: REPO.MODEL.failed).")] = False,
     seed: Annotated[int, typer.Option(help="Seed of the fresh weights when SOURCE is a model name.")] = 0,
 ) -> None:  # fmt: skip
     """Export a trained run (or a registry model) to a self-checking bundle and verify it."""
-    from export.bundle import export_bundle
+    from export.bundle import VerificationFailed, export_bundle
     from export.source import load_source
 
-    with user_errors():
+    with user_errors(), _terminate_unwinds("export"):
         loaded = load_source(source, seed)
         target = out or Path("artifacts") / loaded.spec.name
-        with console.status(f"exporting {loaded.spec.name}") as status:
-            result = export_bundle(
-                loaded, target, format=format, exporter=exporter, opset=opset, verify=verify,
-                overwrite=overwrite, progress=lambda step: status.update(f"{loaded.spec.name}: {step}"),
-            )  # fmt: skip
+        try:
+            with console.status(f"exporting {loaded.spec.name}") as status:
+                result = export_bundle(
+                    loaded, target, format=format, exporter=exporter, opset=opset, verify=verify,
+                    overwrite=overwrite, keep_failed=keep_failed,
+                    progress=lambda step: status.update(f"{loaded.spec.name}: {step}"),
+                )  # fmt: skip
+        except VerificationFailed as failed:
+            _print_report(failed.report, console)
+            kept = f"the failed bundle is in {failed.kept}" if failed.kept else "pass --keep-failed to keep the failed bundle for a look"
+            fail(f"{_failure_line(failed.report)}; {target} was left as it was; {kept}", code=1)
     files = ", ".join(sorted(p.name for p in result.bundle.iterdir() if p.is_file()))
     console.print(f"bundle [bold]{result.bundle}[/]: {files}, {len(_vector_dirs(result.files))} test vectors")
     for graph, ops in result.ops.items():
         console.print(f"  {graph}: ONNX opset {result.opsets[graph]} via {result.exporter}, {len(ops)} operator types", highlight=False)
     if result.parity is not None:
-        _print_report(result.parity)
-        if not result.parity.passed:
-            fail(_failure_line(result.parity), code=1)
+        _print_report(result.parity, console)
     else:
-        console.print("not verified (--no-verify); run `zoo verify` on it")
+        console.print("not verified (--no-verify); `zoo verify` it before serving it")
 
 
 def verify_command(
     bundle: Annotated[Path, typer.Argument(help="A bundle directory from `zoo export`.")],
     device: Annotated[str, typer.Option(help="cpu, cuda or all.")] = "cpu",
+    report: Annotated[Optional[str], typer.Option("--report", help="Write the report to this file ('-': stdout) and leave the bundle untouched; by default it goes into the bundle (parity.json and the manifest's parity).")] = None,
 ) -> None:  # fmt: skip
     """Check a bundle's files and run it on every runtime present against the float64 reference."""
     from export.parity import verify_bundle
     from export.runtimes import RuntimeUnavailable
 
-    with user_errors():
+    shown = err_console if report == "-" else console  # stdout carries only the report then
+    with user_errors(), _terminate_unwinds("verify"):
+        if report not in (None, "-"):
+            _check_report_path(Path(report), bundle)
         try:
-            with console.status(f"verifying {bundle}") as status:
-                report = verify_bundle(bundle, device, progress=lambda step: status.update(f"verifying: {step}"))
+            with shown.status(f"verifying {bundle}") as status:
+                result = verify_bundle(bundle, device, write_report=False, progress=lambda step: status.update(f"verifying: {step}"))
         except RuntimeUnavailable as exc:
             fail(str(exc))
-    _print_report(report)
-    if not report.passed:
-        fail(_failure_line(report), code=1)
+        _print_report(result, shown)
+        if report == "-":
+            sys.stdout.write(json.dumps(result.to_dict(), indent=2) + "\n")
+        elif report is not None:
+            from zoo.train.checkpoint import write_json
+
+            write_json(Path(report), result.to_dict())
+        else:
+            _record_unless_read_only(bundle, result)
+    if not result.passed:
+        fail(_failure_line(result), code=1)
+
+
+def _check_report_path(path: Path, bundle: Path) -> None:
+    """A report inside the bundle would be a file its manifest does not list (and refused)."""
+    if bundle.resolve() in path.resolve().parents:
+        raise ValueError(f"--report {path} is inside the bundle; leave --report out to record the report in the bundle, or write it elsewhere")
+
+
+def _record_unless_read_only(bundle: Path, result) -> None:  # type: ignore[no-untyped-def]
+    """Records the result in the bundle; a bundle that may not be written is still verified."""
+    from export.parity import record
+
+    try:
+        record(bundle, result)
+    except OSError as exc:
+        if exc.errno not in _READ_ONLY:
+            raise
+        console.print(
+            f"note: the report was not written into {bundle} ({exc.strerror}); "
+            "pass --report PATH to write it elsewhere",
+            highlight=False, soft_wrap=True,
+        )  # fmt: skip
 
 
 def _vector_dirs(files: Dict[str, object]) -> set:
@@ -72,7 +147,7 @@ def _failure_line(report) -> str:  # type: ignore[no-untyped-def]
     first = failures[0]
     return (
         f"verification failed: {len(failures)} comparisons, first {first.graph} case {first.case} on "
-        f"{first.runtime}, output {first.output}: {first.problem}; see parity.json"
+        f"{first.runtime}, output {first.output}: {first.problem}"
     )
 
 
@@ -83,7 +158,7 @@ _SHORT = {
 }  # fmt: skip
 
 
-def _print_report(report) -> None:  # type: ignore[no-untyped-def]
+def _print_report(report, to: Console) -> None:  # type: ignore[no-untyped-def]
     """One row per (graph, case), one column per runtime: worst abs / rel error over outputs."""
     runtimes: List[str] = []
     cells: Dict[Tuple[str, str], Dict[str, Tuple[float, float, bool]]] = {}
@@ -110,9 +185,9 @@ def _print_report(report) -> None:  # type: ignore[no-untyped-def]
             shown.append(f"{abs_:.0e}/{rel:.0e} {mark}")
         shown_case = case.removesuffix("-ragged") if ragged else case
         table.add_row(shown_case if graph == "forward" else f"{graph} {case}", *shown)
-    console.print(table)
+    to.print(table)
     for runtime, why in report.skipped.items():
-        console.print(f"skipped {runtime}: {why}", highlight=False)
+        to.print(f"skipped {runtime}: {why}", highlight=False)
     summary = report.summary()
     verdict = "[green]passed[/]" if report.passed else "[bold red]FAILED[/]"
-    console.print(f"{verdict}: {summary['comparisons'] - summary['failures']}/{summary['comparisons']} comparisons within tolerance")
+    to.print(f"{verdict}: {summary['comparisons'] - summary['failures']}/{summary['comparisons']} comparisons within tolerance")
