@@ -96,12 +96,15 @@ def test_vocabulary_round_trip():
 
 
 def test_user_files_in_the_same_format(tmp_path):
-    (tmp_path / "Elvish.txt").write_text("Elrond\nGaladriel\n\n", encoding="utf-8")
+    (tmp_path / "Elvish.txt").write_text("Elrond\nGaladriel\nArwen\n\n", encoding="utf-8")
     (tmp_path / "Dwarvish.txt").write_text("\n".join(f"Gimli{i}" for i in range(30)), encoding="utf-8")
     data = load_dataset("names", str(tmp_path))
     assert data.labels == ["Dwarvish", "Elvish"]
-    assert sum(data.sizes().values()) == 32
+    assert sum(data.sizes().values()) == 33
     assert data.source == str(tmp_path.resolve())
+    elvish = data.labels.index("Elvish")
+    for split in data.splits.values():  # 3 names: one in each split, even at 10% each
+        assert split.labels.count(elvish) == 1
 
 
 @pytest.mark.parametrize(
@@ -109,9 +112,15 @@ def test_user_files_in_the_same_format(tmp_path):
     [
         ("sentiment", "x_labelled.txt", "good movie\t1\nno label here\n", r"x_labelled.txt:2: expected 'sentence<TAB>0'"),
         ("sentiment", "x_labelled.txt", "good movie\t7\n", r"x_labelled.txt:1: expected"),
-        ("diabetes", "d.csv", "1,2,3,4,5,6,7,8,0\n1,2,x,4,5,6,7,8,1\n", r"d.csv:2: expected 9 numbers"),
-        ("diabetes", "d.csv", "1,2,3,4,5,6,7,8,2\n", r"d.csv:1: expected 8 features and a 0/1 outcome"),
-        ("airline", "a.csv", "Month,Passengers\n1949-01,112\n1949-02,lots\n", r"a.csv:3: expected 'month,passengers'"),
+        ("diabetes", "d.csv", "1,2,3,4,5,6,7,8,0\n1,2,x,4,5,6,7,8,1\n", r"d.csv:2: column 3 is 'x', not a number$"),
+        ("diabetes", "d.csv", "1,2,3,4,5,6,7,8,0\n1,nan,3,4,5,6,7,8,1\n", r"d.csv:2: column 2 is nan, not a finite number$"),
+        ("diabetes", "d.csv", "1,2,3,4,5,6,7,1e400,0\n", r"d.csv:1: column 8 is 1e400, not a finite number$"),
+        ("diabetes", "d.csv", "1,2,3,4,5,6,7,8,7\n", r"d.csv:1: the outcome \(column 9\) is 7; it must be 0 or 1$"),
+        ("diabetes", "d.csv", "1,2,3,4,5,6,7,8,9,0\n", r"d.csv:1: expected 9 values \(8 features and a 0/1 outcome\), got 10$"),
+        ("diabetes", "d.csv", "1,2,3,4,5,6,7,8,0\n" * 5 + "1,2,3,4,5,6,7,8,1\n" * 2,
+         r"d.csv: outcome 'diabetes \(1\)' has 2 rows; every outcome needs at least 3 \(one per split"),
+        ("airline", "a.csv", "Month,Passengers\n1949-01,112\n1949-02,lots\n", r"a.csv:3: the passenger count \(last column\) is 'lots', not a number$"),
+        ("airline", "a.csv", "Month,Passengers\n1949-01,112\n1949-02,inf\n", r"a.csv:3: the passenger count \(last column\) is inf, not a finite number$"),
         ("airline", "a.csv", "Month,Passengers\n1949-01,112\n", r"a.csv: holds 1 months"),
         ("names", "Empty.md", "x", r"holds no <Language>.txt files"),
         ("tinyshakespeare", "input.txt", "to be", r"input.txt: holds only 6 characters"),
@@ -122,6 +131,33 @@ def test_malformed_files_name_the_file_and_line(tmp_path, name, filename, conten
     target = tmp_path if name in ("names", "sentiment") else tmp_path / filename
     with pytest.raises(DataFormatError, match=message):
         load_dataset(name, str(target))
+
+
+@pytest.mark.parametrize(
+    "files,message",
+    [
+        ({"Elvish.txt": "", "Dwarvish.txt": "Gimli\nGloin\nOin\n"}, r"language 'Elvish' has 0 surnames; every language needs at least 3"),
+        ({"Elvish.txt": "Elrond\nArwen\n"}, r"language 'Elvish' has 2 surnames; every language needs at least 3 \(one per split"),
+        ({"Elvish.txt": "Elrond\nArwen\nLegolas\n"}, r"holds 1 language\(s\); a classifier needs at least 2"),
+        ({"a_labelled.txt": "good\t1\nbad\t0\n" * 3, "b_labelled.txt": "\n"}, r"b_labelled.txt: holds no labelled sentences"),
+        ({"a_labelled.txt": "good\t1\n" * 5 + "bad\t0\n"}, r"class 'negative' has 1 sentences; every class needs at least 3"),
+    ],
+)
+def test_too_few_examples_of_a_class_name_the_class(tmp_path, files, message):
+    """Before: a language of 2 names failed inside torch.cat, an empty one trained silently."""
+    for name, content in files.items():
+        (tmp_path / name).write_text(content, encoding="utf-8")
+    kind = "sentiment" if "_labelled" in next(iter(files)) else "names"
+    with pytest.raises(DataFormatError, match=message) as error:
+        load_dataset(kind, str(tmp_path))
+    assert "\n" not in str(error.value)
+
+
+def test_mnist_label_outside_the_digits(tmp_path):
+    (tmp_path / "t10k-images-idx3-ubyte").write_bytes(b"\x00\x00\x08\x03" + (2).to_bytes(4, "big") + (28).to_bytes(4, "big") * 2 + bytes(2 * 784))
+    (tmp_path / "t10k-labels-idx1-ubyte").write_bytes(b"\x00\x00\x08\x01" + (2).to_bytes(4, "big") + bytes([3, 17]))
+    with pytest.raises(DataFormatError, match=r"t10k-labels-idx1-ubyte: label 17 \(item 2\) is not a digit 0-9"):
+        load_dataset("mnist", str(tmp_path))
 
 
 def test_malformed_mnist(tmp_path):

@@ -3,18 +3,20 @@
 import re
 import subprocess
 from pathlib import Path
-from typing import Annotated, Any, Dict, List, Optional
+from typing import Annotated, List, Optional
 
 import typer
 from rich.table import Table
 
 from zoo.cli.console import console, fail, user_errors
 from zoo.config import parse_overrides
-from zoo.data import DataFormatError
 from zoo.registry import get_spec
 from zoo.train import distributed
+from zoo.train.batching import Shard
 from zoo.train.evaluate import evaluate_run
 from zoo.train.loop import TrainingFailed, TrainRequest, train
+from zoo.train.request import cli_arguments, stored_processes
+from zoo.train.setup import device_for, prepare
 
 _UNITS = {"": 1.0, "s": 1.0, "m": 60.0, "h": 3600.0}
 
@@ -30,8 +32,8 @@ def parse_duration(text: str) -> float:
 def train_command(
     model: Annotated[str, typer.Argument(help="Model name, as `zoo models list` shows it.")],
     data: Annotated[Optional[str], typer.Option(help="Data set name, or a path to your files in the default data set's format.")] = None,
-    epochs: Annotated[Optional[int], typer.Option(min=1, help="Epochs (default: the model's recipe).")] = None,
-    batch_size: Annotated[Optional[int], typer.Option(min=1, help="Global batch size (split across --nproc processes).")] = None,
+    epochs: Annotated[Optional[int], typer.Option(help="Epochs (default: the model's recipe; on --resume, the run's).")] = None,
+    batch_size: Annotated[Optional[int], typer.Option(help="Global batch size (split across --nproc processes).")] = None,
     lr: Annotated[Optional[float], typer.Option(help="Learning rate.")] = None,
     optimizer: Annotated[Optional[str], typer.Option(help="adam or sgd.")] = None,
     momentum: Annotated[Optional[float], typer.Option(help="SGD momentum.")] = None,
@@ -47,56 +49,47 @@ def train_command(
     device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
     seed: Annotated[Optional[int], typer.Option(help="Seed for weights, data order and dropout.")] = None,
     out: Annotated[Optional[Path], typer.Option(help="Run directory (default runs/MODEL).")] = None,
-    resume: Annotated[bool, typer.Option("--resume", help="Continue the run in --out from its last checkpoint.")] = False,
-    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing run in --out.")] = False,
-    time_limit: Annotated[Optional[str], typer.Option(help="Stop training after this long (90s, 15m, 1h), then test.")] = None,
-    limit_batches: Annotated[Optional[int], typer.Option(min=1, help="At most this many training steps per epoch (smoke tests).")] = None,
+    resume: Annotated[bool, typer.Option("--resume", help="Continue the run in --out from its last checkpoint, with its own options.")] = False,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing run in --out (never a folder that is not a run).")] = False,
+    time_limit: Annotated[Optional[str], typer.Option(help="Stop training after this long (90s, 15m, 1h), saving the step for --resume, then test.")] = None,
+    limit_batches: Annotated[Optional[int], typer.Option(help="At most this many training steps per epoch (smoke tests).")] = None,
     embeddings: Annotated[Optional[Path], typer.Option(help="Pretrained word vectors, GloVe text format.")] = None,
     freeze_embeddings: Annotated[bool, typer.Option("--freeze-embeddings", help="Keep the pretrained vectors fixed.")] = False,
-    nproc: Annotated[int, typer.Option(min=1, help="Processes for data-parallel training (torch.distributed.run).")] = 1,
+    nproc: Annotated[Optional[int], typer.Option(help="Processes for data-parallel training (torch.distributed.run); on --resume, the run's.")] = None,
 ) -> None:  # fmt: skip
     """Train a model on its default data set (or --data) and write a run directory."""
     with user_errors():
         spec = get_spec(model)
         overrides = parse_overrides(spec, set_ or [])
         limit = parse_duration(time_limit) if time_limit else None
-        if embeddings is not None and not embeddings.is_file():
-            raise ValueError(f"--embeddings {embeddings}: no such file")
-    if nproc > 1 and not distributed.launched():
-        arguments = _child_arguments(locals())
-        raise typer.Exit(subprocess.call(distributed.launcher_command(nproc, arguments)))
-    request = TrainRequest(
-        model=model, data=data, epochs=epochs, batch_size=batch_size, lr=lr, optimizer=optimizer,
-        momentum=momentum, weight_decay=weight_decay, clip=clip, bptt=bptt, schedule=schedule,
-        seed=seed, class_weight_power=class_weight_power, logit_adjustment=logit_adjustment,
-        shift_augment=shift_augment, label_smoothing=label_smoothing, overrides=overrides, device=device,
-        out=out, resume=resume, overwrite=overwrite, time_limit=limit, limit_batches=limit_batches,
-        embeddings=embeddings, freeze_embeddings=freeze_embeddings,
-    )  # fmt: skip
+        request = TrainRequest(
+            model=model, data=data, epochs=epochs, batch_size=batch_size, lr=lr, optimizer=optimizer,
+            momentum=momentum, weight_decay=weight_decay, clip=clip, bptt=bptt, schedule=schedule,
+            seed=seed, class_weight_power=class_weight_power, logit_adjustment=logit_adjustment,
+            shift_augment=shift_augment, label_smoothing=label_smoothing, overrides=overrides, device=device,
+            out=out, resume=resume, overwrite=overwrite, time_limit=limit, limit_batches=limit_batches,
+            embeddings=embeddings, freeze_embeddings=freeze_embeddings,
+        )  # fmt: skip
+        processes = 1 if distributed.launched() else _processes(request, nproc)  # launched: WORLD_SIZE
+        if processes > 1:
+            # Every check before the processes start: a mistake is one line, not N tracebacks.
+            prepare(request, Shard(0, processes), device_for(request.device))
+            command = distributed.launcher_command(processes, cli_arguments(request, set_ or []))
+            raise typer.Exit(subprocess.call(command))
     try:
         with user_errors():
             result = train(request, console)
-    except (DataFormatError, FileNotFoundError) as error:
-        fail(str(error))
     except TrainingFailed as error:
         fail(str(error), code=1)
     if result.status == "interrupted":
         raise typer.Exit(130)
 
 
-def _child_arguments(values: Dict[str, Any]) -> List[str]:
-    """The same `zoo train` call for each launched process, without --nproc."""
-    arguments = ["train", values["model"]]
-    for name in ("data", "epochs", "batch_size", "lr", "optimizer", "momentum", "weight_decay", "clip",
-                 "bptt", "schedule", "class_weight_power", "logit_adjustment", "shift_augment", "label_smoothing", "device", "seed", "out", "time_limit", "limit_batches", "embeddings"):  # fmt: skip
-        if values[name] is not None:
-            arguments += [f"--{name.replace('_', '-')}", str(values[name])]
-    for item in values["set_"] or []:
-        arguments += ["--set", item]
-    for flag in ("resume", "overwrite", "freeze_embeddings"):
-        if values[flag]:
-            arguments.append(f"--{flag.replace('_', '-')}")
-    return arguments
+def _processes(request: TrainRequest, nproc: Optional[int]) -> int:
+    """--nproc, or on --resume the run's own process count when it is left out."""
+    if nproc is not None and nproc < 1:
+        raise ValueError(f"--nproc {nproc}: use an integer >= 1")
+    return nproc or stored_processes(request) or 1
 
 
 def evaluate_command(

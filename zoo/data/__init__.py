@@ -9,7 +9,7 @@ import difflib
 from pathlib import Path
 from typing import Callable, Dict, List, Optional
 
-from zoo.data.base import DataFormatError, DataSet, Vocabulary
+from zoo.data.base import DataFormatError, DataSet, Vocabulary, check_splits
 from zoo.data.numeric_data import load_airline, load_diabetes, load_mnist
 from zoo.data.synthetic import make_hello, make_regression_toy, make_seq_reverse
 from zoo.data.text_data import load_names, load_sentiment, load_shakespeare, tokenize_words
@@ -55,7 +55,9 @@ def load_dataset(
     where = Path(path).expanduser()
     if not where.exists():
         raise ValueError(f"--data {path}: no such file or directory")
-    return loader(where, seed, str(where.resolve()))
+    data = loader(where, seed, str(where.resolve()))
+    check_splits(data)
+    return data
 
 
 __all__ = [

@@ -155,11 +155,18 @@ class DataSet:
         }
 
 
+def _share(count: int, fraction: float) -> int:
+    """round(count * fraction), but at least one example when the fraction is not 0 and there
+    are enough for every split (so a small class still reaches validation and test)."""
+    size = round(count * fraction)
+    return 1 if size == 0 and fraction > 0 and count >= len(SPLITS) else size
+
+
 def split_indices(count: int, fractions: Tuple[float, float], seed: int) -> Dict[str, List[int]]:
     """A seeded shuffle of range(count) cut into train / val / test by (val, test) fractions."""
     order = list(range(count))
     random.Random(seed).shuffle(order)
-    n_val, n_test = round(count * fractions[0]), round(count * fractions[1])
+    n_val, n_test = _share(count, fractions[0]), _share(count, fractions[1])
     return {
         "train": sorted(order[n_val + n_test :]),
         "val": sorted(order[:n_val]),
@@ -180,6 +187,29 @@ def stratified_indices(
         for split, positions in split_indices(len(members), fractions, seed + label).items():
             result[split].extend(members[p] for p in positions)
     return {s: sorted(v) for s, v in result.items()}
+
+
+def check_class_sizes(counts: Dict[str, int], where: Path | str, unit: str, kind: str = "class") -> None:
+    """Every class has at least one example per split (train, validation, test): a class with
+    fewer cannot be learned and measured. ``counts`` maps each class's name to its examples;
+    ``unit`` names them ("surnames") and ``kind`` the class ("language")."""
+    small = sorted((name, n) for name, n in counts.items() if n < len(SPLITS))
+    need = f"every {kind} needs at least {len(SPLITS)} (one per split: train, validation, test)"
+    if len(small) == 1:
+        name, n = small[0]
+        raise DataFormatError(where, None, f"{kind} {name!r} has {n} {unit}; {need}: add {unit} or remove it")
+    if small:
+        listed = ", ".join(f"{name!r} ({n})" for name, n in small)
+        raise DataFormatError(where, None, f"{kind}s {listed} have too few {unit}; {need}: add {unit} or remove them")
+    if len(counts) < 2:
+        raise DataFormatError(where, None, f"holds {len(counts)} {kind}(s); a classifier needs at least 2")
+
+
+def check_splits(data: "DataSet") -> None:
+    """No split is empty (validation and test measure every epoch and the end)."""
+    empty = [name for name, size in data.sizes().items() if size == 0]
+    if empty:
+        raise DataFormatError(data.source, None, f"gives an empty {' and '.join(empty)} split; it needs more examples")
 
 
 def take(items: Sequence[Any], indices: List[int]) -> List[Any]:

@@ -10,7 +10,7 @@ from typing import Dict, List, Optional
 
 import torch
 
-from zoo.data.base import Arrays, DataFormatError, DataSet, Series, stratified_indices, tensor_take
+from zoo.data.base import Arrays, DataFormatError, DataSet, Series, check_class_sizes, stratified_indices, tensor_take
 
 # The course normalises digits with MNIST's training mean and standard deviation.
 MNIST_MEAN, MNIST_STD = 0.1307, 0.3081
@@ -46,7 +46,12 @@ def read_idx_labels(path: Path) -> torch.Tensor:
     (count,) = struct.unpack(">I", data[4:8])
     if len(data) != 8 + count:
         raise DataFormatError(path, None, f"is truncated: header says {count} labels")
-    return torch.frombuffer(bytearray(data[8:]), dtype=torch.uint8).long()
+    labels = torch.frombuffer(bytearray(data[8:]), dtype=torch.uint8).long()
+    outside = torch.nonzero(labels > 9)
+    if outside.numel():
+        first = int(outside[0, 0])
+        raise DataFormatError(path, None, f"label {int(labels[first])} (item {first + 1}) is not a digit 0-9")
+    return labels
 
 
 def _pair(root: Path, prefix: str) -> Optional[Arrays]:
@@ -70,7 +75,9 @@ def load_mnist(root: Path, seed: int, source: str) -> DataSet:
         raise DataFormatError(root, None, "holds no t10k-images-idx3-ubyte[.gz] + t10k-labels-idx1-ubyte[.gz]")
     train = _pair(root, "train")
     if train is None:
-        groups = stratified_indices(test.targets.tolist(), (0.1, 0.1), seed)
+        digits = test.targets.tolist()
+        check_class_sizes({str(d): digits.count(d) for d in range(10)}, root, "images", "digit")
+        groups = stratified_indices(digits, (0.1, 0.1), seed)
         splits = {s: Arrays(tensor_take(test.inputs, i), tensor_take(test.targets, i)) for s, i in groups.items()}
         rule = f"t10k only: stratified by digit, 80/10/10, seed {seed}"
     else:
@@ -97,7 +104,25 @@ def _csv_rows(path: Path) -> List[List[str]]:
     raw = path.read_bytes()
     if raw[:2] == b"\x1f\x8b":
         raw = gzip.decompress(raw)
-    return list(csv.reader(io.StringIO(raw.decode("utf-8"))))
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise DataFormatError(path, raw[: error.start].count(b"\n") + 1, "is not UTF-8 text") from None
+    return list(csv.reader(io.StringIO(text)))
+
+
+def _number(text: str, path: Path, row: int, column: str) -> float:
+    """One CSV field as a finite number; anything else names the file, the row and the column."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise DataFormatError(path, row, f"{column} is {text.strip()[:30]!r}, not a number") from None
+    if not math.isfinite(value):
+        raise DataFormatError(path, row, f"{column} is {text.strip()[:30]}, not a finite number")
+    return value
+
+
+DIABETES_FEATURES = 8
 
 
 def load_diabetes(path: Path, seed: int, source: str) -> DataSet:
@@ -109,14 +134,15 @@ def load_diabetes(path: Path, seed: int, source: str) -> DataSet:
     for number, row in enumerate(_csv_rows(path), start=1):
         if not row:
             continue
-        try:
-            values = [float(v) for v in row]
-        except ValueError:
-            raise DataFormatError(path, number, f"expected 9 numbers, got {','.join(row)[:60]!r}") from None
-        if len(values) != 9 or values[-1] not in (0.0, 1.0) or not all(map(math.isfinite, values)):
-            raise DataFormatError(path, number, f"expected 8 features and a 0/1 outcome, got {len(values)} values")
-        features.append(values[:8])
-        outcomes.append(int(values[-1]))
+        if len(row) != DIABETES_FEATURES + 1:
+            raise DataFormatError(path, number, f"expected 9 values (8 features and a 0/1 outcome), got {len(row)}")
+        values = [_number(text, path, number, f"column {i}") for i, text in enumerate(row[:-1], start=1)]
+        outcome = _number(row[-1], path, number, "the outcome (column 9)")
+        if outcome not in (0.0, 1.0):
+            raise DataFormatError(path, number, f"the outcome (column 9) is {row[-1].strip()}; it must be 0 or 1")
+        features.append(values)
+        outcomes.append(int(outcome))
+    check_class_sizes({"no diabetes (0)": outcomes.count(0), "diabetes (1)": outcomes.count(1)}, path, "rows", "outcome")
     groups = stratified_indices(outcomes, (0.15, 0.15), seed)
     x = torch.tensor(features, dtype=torch.float32)
     y = torch.tensor(outcomes, dtype=torch.float32).unsqueeze(1)
@@ -148,12 +174,9 @@ def load_airline(path: Path, seed: int, source: str) -> DataSet:
             continue  # header
         if not row:
             continue
-        try:
-            value = float(row[-1])
-        except ValueError:
-            raise DataFormatError(path, number, f"expected 'month,passengers', got {','.join(row)[:60]!r}") from None
+        value = _number(row[-1], path, number, "the passenger count (last column)")
         if not value > 0:
-            raise DataFormatError(path, number, f"passenger counts must be positive, got {value}")
+            raise DataFormatError(path, number, f"the passenger count is {row[-1].strip()}; it must be positive")
         values.append(value)
     n = len(values)
     if n < AIRLINE_TEST_MONTHS + AIRLINE_VAL_MONTHS + 24:

@@ -14,6 +14,7 @@ from zoo.data.base import (
     Sequences,
     Stream,
     Vocabulary,
+    check_class_sizes,
     stratified_indices,
     take,
 )
@@ -51,6 +52,10 @@ def load_names(root: Path, seed: int, source: str) -> DataSet:
             if "\t" in name or len(name) > 64:
                 raise DataFormatError(path, number, f"expected one surname per line, got {line[:40]!r}")
             pairs[(name, language_id)] = None
+    counts = {language: 0 for language in languages}
+    for _, language_id in pairs:
+        counts[languages[language_id]] += 1
+    check_class_sizes(counts, root, "surnames", "language")  # an empty Language.txt is a class of 0
     first_language: Dict[str, int] = {}
     for name, language_id in pairs:
         first_language.setdefault(name, language_id)
@@ -108,6 +113,9 @@ def load_sentiment(root: Path, seed: int, source: str) -> DataSet:
             sentences.append(tokenize_words(text))
             labels.append(int(label))
             strata.append(2 * site + int(label))
+        if not strata or strata[-1] // 2 != site:
+            raise DataFormatError(path, None, "holds no labelled sentences (sentence<TAB>0|1 per line); fill it or remove it")
+    check_class_sizes({"negative": labels.count(0), "positive": labels.count(1)}, root, "sentences")
     groups = stratified_indices(strata, FRACTIONS, seed)
     counts: Dict[str, int] = {}
     for i in groups["train"]:

@@ -34,6 +34,11 @@ class Shard:
 
 def effective_batch(count: int, batch_size: int, shard: Shard) -> int:
     """The batch size used: ``batch_size``, or the whole set rounded to the shard when smaller."""
+    if count < shard.world:
+        raise ValueError(
+            f"the training split holds {count} example(s), fewer than the {shard.world} processes of "
+            f"--nproc {shard.world}; use at most --nproc {max(count, 1)}"
+        )
     if count >= batch_size:
         return batch_size
     return max(shard.world, count - count % shard.world)

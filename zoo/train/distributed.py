@@ -8,10 +8,11 @@ CPU, nccl on CUDA) and trains its share of every batch inside DistributedDataPar
 
 import os
 import sys
-from typing import List
+from typing import Dict, List
 
 import torch
 import torch.distributed as dist
+from torch import Tensor
 
 from zoo.train.batching import Shard
 
@@ -51,12 +52,35 @@ def any_rank(flag: bool, device: torch.device) -> bool:
     return bool(value.item() > 0)
 
 
-def mean_over_ranks(value: torch.Tensor) -> torch.Tensor:
-    if not dist.is_initialized():
-        return value
+def sum_over_ranks(value: Tensor) -> Tensor:
+    """The sum of ``value`` over all processes (a copy; no gradient)."""
     value = value.detach().clone()
-    dist.all_reduce(value)
-    return value / dist.get_world_size()
+    if dist.is_initialized():
+        dist.all_reduce(value)
+    return value
+
+
+def gather_states(tensors: Dict[str, Tensor], device: torch.device) -> List[Dict[str, Tensor]]:
+    """Every process's ``tensors`` (the same names, shapes and dtypes on each), in rank order,
+    on the CPU: what one process writes for all of them (RNG and carried state)."""
+    if not dist.is_initialized():
+        return [{k: v.detach().cpu() for k, v in tensors.items()}]
+    world = dist.get_world_size()
+    gathered: List[Dict[str, Tensor]] = [{} for _ in range(world)]
+    for name in sorted(tensors):  # the same order on every process
+        local = tensors[name].detach().to(device)
+        parts = [torch.empty_like(local) for _ in range(world)]
+        dist.all_gather(parts, local)
+        for rank, part in enumerate(parts):
+            gathered[rank][name] = part.cpu()
+    return gathered
+
+
+def rank_seed(seed: int, rank: int) -> int:
+    """The seed of process ``rank``'s own random draws (dropout masks), after the weights were
+    made from ``seed`` alike on every process; rank + 1, so that no rank replays the stream
+    that made the weights."""
+    return (seed * 1_000_003 + 7_919 * (rank + 1)) % 2**63
 
 
 def barrier() -> None:

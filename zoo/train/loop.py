@@ -2,70 +2,39 @@
 
 The loop: seeded model and data order; Adam or SGD, optional cosine decay, gradient clipping;
 validation every epoch with the best weights kept; a checkpoint of everything (``last/``) at
-each epoch end and whenever the run is stopped (Ctrl-C, SIGTERM, ``--time-limit``), so that
-``--resume`` continues exactly where it stopped; a NaN/inf loss stops the run and keeps the
-last good checkpoint. Only rank 0 writes files.
+each epoch end and whenever the run is stopped (Ctrl-C, SIGTERM, ``--time-limit``: mid-epoch,
+with the step), so that ``--resume`` continues exactly where it stopped; a NaN/inf loss stops
+the run and keeps the last good checkpoint. Only rank 0 writes files.
 """
 
 import itertools
 import math
 import signal
-import time
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Dict, Iterator, List, Optional
+from time import perf_counter
+from typing import Any, Dict, Iterator, List, Optional, Tuple
 
 import torch
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from torch import nn
 
-from zoo.data import dataset_names, load_dataset
-from zoo.registry import get_spec
 from zoo.train import distributed, rundir
-from zoo.train.batching import Shard
-from zoo.train.checkpoint import load_checkpoint, save_checkpoint, save_weights, write_json, write_jsonl
-from zoo.train.embeddings import read_vectors, vector_size
+from zoo.train.checkpoint import RankStates, load_checkpoint, save_checkpoint, save_weights, write_json, write_jsonl
 from zoo.train.plots import plot_confusion, plot_curves
-from zoo.train.recipes import Recipe, recipe_for, with_options
-from zoo.train.tasks import LanguageModelTask, Task, make_task
+from zoo.train.request import TrainRequest
+from zoo.train.setup import Run, device_for, prepare
+from zoo.train.tasks import LanguageModelTask, Task
 
+__all__ = ["TrainRequest", "TrainResult", "TrainingFailed", "train"]
 
 REPORT_EVERY_S = 3.0  # shortest interval between two epoch reports (and curve redraws)
 
 
 class TrainingFailed(RuntimeError):
     """The run cannot go on (a NaN loss); the last good checkpoint is kept."""
-
-
-@dataclass
-class TrainRequest:
-    model: str
-    data: Optional[str] = None  # a data set name, or a path in the default data set's format
-    epochs: Optional[int] = None  # None: the model's recipe decides
-    batch_size: Optional[int] = None
-    lr: Optional[float] = None
-    optimizer: Optional[str] = None
-    momentum: Optional[float] = None
-    weight_decay: Optional[float] = None
-    clip: Optional[float] = None
-    bptt: Optional[int] = None
-    schedule: Optional[str] = None
-    seed: Optional[int] = None
-    class_weight_power: Optional[float] = None
-    logit_adjustment: Optional[float] = None
-    shift_augment: Optional[int] = None
-    label_smoothing: Optional[float] = None
-    overrides: Dict[str, Any] = field(default_factory=dict)  # --set, already typed
-    device: str = "auto"
-    out: Optional[Path] = None
-    resume: bool = False
-    overwrite: bool = False
-    time_limit: Optional[float] = None  # seconds
-    limit_batches: Optional[int] = None  # at most this many training steps per epoch
-    embeddings: Optional[Path] = None
-    freeze_embeddings: bool = False
 
 
 @dataclass
@@ -76,50 +45,6 @@ class TrainResult:
     best: Optional[Dict[str, Any]] = None  # the best validation row
     test: Optional[Dict[str, Any]] = None
     sample: Optional[str] = None
-
-
-def _device(choice: str) -> torch.device:
-    if choice not in ("auto", "cpu", "cuda"):
-        raise ValueError(f"--device must be auto, cpu or cuda, got {choice!r}")
-    if choice == "cuda" and not torch.cuda.is_available():
-        raise ValueError("--device cuda: no CUDA device is available here; use --device cpu")
-    if choice == "cpu" or (choice == "auto" and not torch.cuda.is_available()):
-        return torch.device("cpu")
-    return distributed.local_cuda_device() if distributed.launched() else torch.device("cuda")
-
-
-def _resolve_data(spec_name: str, default: Optional[str], argument: Optional[str], binary: bool, seed: int):  # type: ignore[no-untyped-def]
-    if argument is None or argument in dataset_names():
-        name = argument or default
-        if name is None:
-            raise ValueError(f"{spec_name} has no default data set (it is a building block); pass --data NAME")
-        return load_dataset(name, None, seed, binary)
-    if not Path(argument).expanduser().exists():
-        raise ValueError(
-            f"--data {argument}: neither a data set ({', '.join(dataset_names())}) nor an existing path"
-        )
-    if default is None:
-        raise ValueError(f"{spec_name} has no default data format; pass --data NAME")
-    return load_dataset(default, argument, seed, binary)
-
-
-def _optimizer(model: nn.Module, recipe: Recipe) -> torch.optim.Optimizer:
-    params = [p for p in model.parameters() if p.requires_grad]
-    if recipe.optimizer == "adam":
-        return torch.optim.Adam(params, lr=recipe.lr, weight_decay=recipe.weight_decay)
-    if recipe.optimizer == "sgd":
-        return torch.optim.SGD(params, lr=recipe.lr, momentum=recipe.momentum, weight_decay=recipe.weight_decay)
-    raise ValueError(f"--optimizer must be adam or sgd, got {recipe.optimizer!r}")
-
-
-def _scheduler(optimizer: torch.optim.Optimizer, recipe: Recipe, total_steps: int):  # type: ignore[no-untyped-def]
-    if recipe.schedule == "constant":
-        return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1.0)
-    if recipe.schedule == "cosine":
-        return torch.optim.lr_scheduler.LambdaLR(
-            optimizer, lambda step: 0.5 * (1.0 + math.cos(math.pi * min(step, total_steps) / total_steps))
-        )
-    raise ValueError(f"--schedule must be constant or cosine, got {recipe.schedule!r}")
 
 
 @contextmanager
@@ -137,163 +62,141 @@ def _stop_signals(state: Dict[str, Any]) -> Iterator[None]:
             signal.signal(s, h)
 
 
-def _pretrained(model: nn.Module, request: TrainRequest, vocab: Any, seed: int) -> Optional[str]:
-    if request.embeddings is None:
-        return None
-    if not hasattr(model, "use_pretrained_embeddings") or vocab is None:
-        raise ValueError(f"{request.model} has no word embedding to initialise; drop --embeddings")
-    size = model.embedding.weight.size(1)
-    matrix, found = read_vectors(request.embeddings, vocab, size, seed)
-    model.use_pretrained_embeddings(matrix, request.freeze_embeddings)
-    return f"{found}/{len(vocab)} words found in {request.embeddings}"
+def _new_loop() -> Dict[str, Any]:
+    """The loop's state, saved in every checkpoint (trainer.json)."""
+    return {"epoch": 0, "step": 0, "global_step": 0, "loss_sum": 0.0, "items": 0.0,
+            "history": [], "best": None, "best_epoch": None}  # fmt: skip
 
 
 def train(request: TrainRequest, console: Optional[Console] = None) -> TrainResult:
     console = console or Console(quiet=True)
-    spec = get_spec(request.model)
-    recipe = with_options(
-        recipe_for(spec.name), epochs=request.epochs, batch_size=request.batch_size, lr=request.lr,
-        optimizer=request.optimizer, momentum=request.momentum, weight_decay=request.weight_decay,
-        clip=request.clip, bptt=request.bptt, schedule=request.schedule, seed=request.seed,
-        class_weight_power=request.class_weight_power, logit_adjustment=request.logit_adjustment,
-        shift_augment=request.shift_augment, label_smoothing=request.label_smoothing,
-    )  # fmt: skip
-    if recipe.epochs < 1 or recipe.batch_size < 1 or not recipe.lr > 0:
-        raise ValueError("--epochs and --batch-size must be >= 1 and --lr > 0")
-    out = Path(request.out or Path("runs") / spec.name)
-    device = _device(request.device)
+    device = device_for(request.device)
     shard = distributed.join(device)
-    writer = shard.rank == 0
-    data = _resolve_data(spec.name, spec.default_data, request.data, spec.task == "binary-classification", recipe.seed)
-    overrides = dict(request.overrides)
-    if request.embeddings is not None and "embedding_dim" not in overrides:
-        overrides["embedding_dim"] = vector_size(request.embeddings)
-    config = rundir.model_config(spec, data, recipe.config, overrides)
-    if writer:
-        rundir.prepare_out(out, request.resume, request.overwrite)
-    if request.resume:
-        rundir.check_same_model(out, spec.name, config)
+    run = prepare(request, shard, device)  # every check; nothing written yet
+    if run.writer:
+        rundir.prepare_out(run.out, request.resume, request.overwrite)
     distributed.barrier()
-
-    torch.manual_seed(recipe.seed)
-    model = spec.build(config)
-    embedding_note = _pretrained(model, request, data.vocab, recipe.seed)
-    model.to(device)
-    task = make_task(spec, config, data, device)
-    if isinstance(task, LanguageModelTask):
-        task.set_bptt(recipe.bptt)
-    if recipe.class_weight_power or recipe.logit_adjustment:
-        task.weight_classes(recipe.class_weight_power)
-        task.adjust_logits(recipe.logit_adjustment)
-    if recipe.shift_augment:
-        task.augment_shift(recipe.shift_augment)
-    if recipe.label_smoothing:
-        if not hasattr(task, "label_smoothing") or spec.task != "classification":
-            raise ValueError(f"label smoothing needs a multi-class classifier, not {spec.task}")
-        task.label_smoothing = recipe.label_smoothing
-    batch_size = task.batch_size(recipe.batch_size, shard)
-    shard.check_batch(batch_size)
-    steps = task.steps_per_epoch(batch_size)
-    if request.limit_batches is not None:
-        if request.limit_batches < 1:
-            raise ValueError(f"--limit-batches must be >= 1, got {request.limit_batches}")
-        steps = min(steps, request.limit_batches)
-    optimizer = _optimizer(model, recipe)
-    scheduler = _scheduler(optimizer, recipe, recipe.epochs * steps)
-
-    loop: Dict[str, Any] = {"epoch": 0, "step": 0, "global_step": 0, "loss_sum": 0.0, "items": 0,
-                            "history": [], "best": None, "best_epoch": None}  # fmt: skip
+    loop = _new_loop()
     if request.resume:
-        loop, carried = load_checkpoint(out / rundir.LAST, model, optimizer, scheduler)
-        task.restore_carried_state(carried)
-    training = {**asdict(recipe), "device": str(device), "world_size": shard.world,
-                "batch_size": batch_size, "steps_per_epoch": steps, "limit_batches": request.limit_batches,
-                "data_argument": request.data,
-                "embeddings": str(request.embeddings) if request.embeddings else None,
-                "freeze_embeddings": request.freeze_embeddings}  # fmt: skip
-    if writer:
-        write_json(out / rundir.CONFIG, rundir.run_document(spec, config, data, request.data, training))
-    ddp_model: nn.Module = model
+        loop, carried = load_checkpoint(run.out / rundir.LAST, run.model, run.optimizer, run.scheduler, shard.rank)
+        run.task.restore_carried_state(carried)
+        if run.recipe.epochs < loop["epoch"]:
+            raise ValueError(f"--epochs {run.recipe.epochs}: {run.out} has already trained {loop['epoch']} epochs; "
+                             f"give --epochs {loop['epoch']} or more, or leave it out")  # fmt: skip
+    if run.writer:
+        document = rundir.run_document(run.spec, run.config, run.data, run.request.data, run.training_record())
+        write_json(run.out / rundir.CONFIG, document)
+    ddp_model: nn.Module = run.model
     if distributed.launched():
-        ddp_model = nn.parallel.DistributedDataParallel(model, device_ids=[device] if device.type == "cuda" else None)
-
-    if writer:
-        sizes = ", ".join(f"{k} {v:,}" for k, v in data.sizes().items())
-        console.print(f"[bold]{spec.name}[/] on {data.name} ({sizes}); {sum(p.numel() for p in model.parameters()):,} parameters; "
-                      f"{recipe.epochs} epochs x {steps} steps of {batch_size}; {device}, {shard.world} process(es)")  # fmt: skip
-        if embedding_note:
-            console.print(f"pretrained embeddings: {embedding_note}")
-    status = _run_epochs(ddp_model, model, task, optimizer, scheduler, recipe, loop, steps, batch_size, shard,
-                         device, out, request.time_limit, console, writer)  # fmt: skip
-    result = TrainResult(out, status, loop["epoch"], loop["best"])
-    if status == "interrupted":
-        distributed.leave()
-        return result
-    result.test, result.sample = _finish(model, task, out, loop, spec.name, data, console, writer)
+        ddp_model = nn.parallel.DistributedDataParallel(run.model, device_ids=[device] if device.type == "cuda" else None)
+    if run.writer:
+        _announce(run, console)
+    status = _run_epochs(run, ddp_model, loop, console)
+    result = TrainResult(run.out, status, loop["epoch"], loop["best"])
+    if status != "interrupted":
+        result.test, result.sample = _finish(run, loop, console)
     distributed.leave()
     return result
 
 
-def _run_epochs(ddp_model, model, task: Task, optimizer, scheduler, recipe: Recipe, loop: Dict[str, Any],  # type: ignore[no-untyped-def]
-                steps: int, batch_size: int, shard: Shard, device, out: Path, time_limit, console, writer) -> str:  # fmt: skip
-    started = time.perf_counter()
+def _announce(run: Run, console: Console) -> None:
+    sizes = ", ".join(f"{k} {v:,}" for k, v in run.data.sizes().items())
+    parameters = sum(p.numel() for p in run.model.parameters())
+    console.print(f"[bold]{run.spec.name}[/] on {run.data.name} ({sizes}); {parameters:,} parameters; "
+                  f"{run.recipe.epochs} epochs x {run.steps} steps of {run.batch_size}; {run.device}, "
+                  f"{run.shard.world} process(es)")  # fmt: skip
+    if run.embedding_note:
+        console.print(f"pretrained embeddings: {run.embedding_note}")
+
+
+def _over_time(run: Run, started: float) -> bool:
+    """True on every process once any of them is past --time-limit (they stop together)."""
+    limit = run.request.time_limit
+    return limit is not None and distributed.any_rank(perf_counter() - started > limit, run.device)
+
+
+def _run_epochs(run: Run, ddp_model: nn.Module, loop: Dict[str, Any], console: Console) -> str:
+    started = perf_counter()
     stop: Dict[str, Any] = {}
-    shown: Dict[str, float] = {"last_epoch": recipe.epochs}
+    shown: Dict[str, float] = {"last_epoch": run.recipe.epochs}
     columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                TextColumn("loss {task.fields[loss]:.4f}  {task.fields[rate]:,.0f} items/s"), TimeElapsedColumn()]  # fmt: skip
-    with _stop_signals(stop), Progress(*columns, console=console, disable=not writer) as progress:
-        while loop["epoch"] < recipe.epochs:
-            epoch = loop["epoch"]
+    with _stop_signals(stop), Progress(*columns, console=console, disable=not run.writer) as progress:
+        while loop["epoch"] < run.recipe.epochs:
             if loop["step"] == 0:
-                task.start_epoch()
-                loop["loss_sum"], loop["items"] = 0.0, 0
-            bar = progress.add_task(f"epoch {epoch + 1}/{recipe.epochs}", total=steps, completed=loop["step"], loss=0.0, rate=0.0)
-            epoch_start, items_now = time.perf_counter(), 0
+                run.task.start_epoch()
+                loop["loss_sum"], loop["items"] = 0.0, 0.0
+            bar = progress.add_task(f"epoch {loop['epoch'] + 1}/{run.recipe.epochs}", total=run.steps,
+                                    completed=loop["step"], loss=0.0, rate=0.0)  # fmt: skip
+            epoch_start, items_now = perf_counter(), 0
             ddp_model.train()
-            for batch in itertools.islice(task.train_batches(batch_size, recipe.seed, epoch, shard, loop["step"]),
-                                          steps - loop["step"]):  # fmt: skip
-                loss, items = task.loss(ddp_model, batch)
-                value = distributed.mean_over_ranks(loss.detach()).item()
-                if not math.isfinite(value):
-                    raise TrainingFailed(
-                        f"the loss became {value} at epoch {epoch + 1}, step {loop['step'] + 1}; stopped, "
-                        f"the last good checkpoint is in {out / rundir.LAST} (try a lower --lr or --clip 1)"
-                    )
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                if recipe.clip:
-                    torch.nn.utils.clip_grad_norm_(model.parameters(), recipe.clip)
-                optimizer.step()
-                scheduler.step()
-                loop["step"] += 1
-                loop["global_step"] += 1
-                loop["loss_sum"] += value * items
-                loop["items"] += items
-                items_now += items * shard.world
-                rate = items_now / max(time.perf_counter() - epoch_start, 1e-9)
-                progress.update(bar, advance=1, loss=loop["loss_sum"] / max(loop["items"], 1), rate=rate)
-                over_time = time_limit is not None and time.perf_counter() - started > time_limit
-                if distributed.any_rank("signal" in stop, device):
-                    _save_last(model, optimizer, scheduler, loop, task, out, writer)
-                    if writer:
-                        console.print(f"stopped by {stop.get('signal', 'a signal')}; checkpoint in {out / rundir.LAST}; "
-                                      "continue with --resume")  # fmt: skip
+            batches = run.task.train_batches(run.batch_size, run.recipe.seed, loop["epoch"], run.shard, loop["step"])
+            for batch in itertools.islice(batches, run.steps - loop["step"]):
+                items_now += _step(run, ddp_model, loop, batch) * run.shard.world
+                rate = items_now / max(perf_counter() - epoch_start, 1e-9)
+                progress.update(bar, advance=1, loss=loop["loss_sum"] / max(loop["items"], 1e-12), rate=rate)
+                if distributed.any_rank("signal" in stop, run.device):
+                    _save_last(run, loop)
+                    if run.writer:
+                        console.print(f"stopped by {stop.get('signal', 'a signal')}; checkpoint in "
+                                      f"{run.out / rundir.LAST}; continue with --resume")  # fmt: skip
                     return "interrupted"
-                if distributed.any_rank(over_time, device):
-                    break
+                if loop["step"] < run.steps and _over_time(run, started):
+                    # Saved with its step, as for a signal: --resume finishes this epoch.
+                    _save_last(run, loop)
+                    if run.writer:
+                        console.print(f"--time-limit reached at epoch {loop['epoch'] + 1}, step {loop['step']}/{run.steps}; "
+                                      f"checkpoint in {run.out / rundir.LAST}; continue with --resume")  # fmt: skip
+                    return "time-limit"
             progress.remove_task(bar)
-            _end_epoch(model, task, optimizer, scheduler, loop, out, console, writer,
-                       time.perf_counter() - epoch_start, shown)  # fmt: skip
-            if time_limit is not None and time.perf_counter() - started > time_limit:
-                if writer:
-                    console.print(f"--time-limit reached after {loop['epoch']} epoch(s)")
+            _end_epoch(run, loop, console, perf_counter() - epoch_start, shown)
+            if loop["epoch"] < run.recipe.epochs and _over_time(run, started):
+                if run.writer:
+                    console.print(f"--time-limit reached after {loop['epoch']} epoch(s); continue with --resume")
                 return "time-limit"
     return "finished"
 
 
-def _save_last(model, optimizer, scheduler, loop, task: Task, out: Path, writer: bool) -> None:  # type: ignore[no-untyped-def]
-    if writer:
-        save_checkpoint(out / rundir.LAST, model, optimizer, scheduler, loop, task.carried_state())
+def _step(run: Run, ddp_model: nn.Module, loop: Dict[str, Any], batch: Any) -> int:
+    """One optimizer step on this process's share of a global batch; returns the items it held."""
+    terms = run.task.loss(ddp_model, batch)
+    # Each share's sum over the whole batch's count, times the number of processes: the mean
+    # DistributedDataParallel takes of the gradients is then the gradient of the global mean.
+    sums = distributed.sum_over_ranks(torch.stack([terms.total.detach().float(), terms.count.detach().float()]))
+    total, count = sums.tolist()
+    value = total / count
+    if not math.isfinite(value):
+        raise TrainingFailed(
+            f"the loss became {value} at epoch {loop['epoch'] + 1}, step {loop['step'] + 1}; stopped, "
+            f"the last good checkpoint is in {run.out / rundir.LAST} (try a lower --lr or --clip 1)"
+        )
+    loss = terms.total * (run.shard.world / count)
+    run.optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    if run.recipe.clip:
+        torch.nn.utils.clip_grad_norm_(run.model.parameters(), run.recipe.clip)
+    run.optimizer.step()
+    run.scheduler.step()
+    loop["step"] += 1
+    loop["global_step"] += 1
+    loop["loss_sum"] += total
+    loop["items"] += count
+    return terms.items
+
+
+def _rng_state(device: torch.device) -> Dict[str, torch.Tensor]:
+    state = {"torch": torch.get_rng_state()}
+    if device.type == "cuda":
+        state["cuda"] = torch.cuda.get_rng_state(device)
+    return state
+
+
+def _save_last(run: Run, loop: Dict[str, Any]) -> None:
+    """last/: every process's RNG and carried state, gathered, then written by rank 0."""
+    ranks = RankStates(rng=distributed.gather_states(_rng_state(run.device), run.device),
+                       carried=distributed.gather_states(run.task.carried_state(), run.device))  # fmt: skip
+    if run.writer:
+        save_checkpoint(run.out / rundir.LAST, run.model, run.optimizer, run.scheduler, loop, ranks)
     distributed.barrier()
 
 
@@ -305,12 +208,12 @@ def _better(task: Task, new: Dict[str, Any], old: Dict[str, Any]) -> bool:
     return key_new > key_old
 
 
-def _end_epoch(model, task: Task, optimizer, scheduler, loop, out: Path, console, writer: bool, seconds: float,  # type: ignore[no-untyped-def]
-               shown: Dict[str, float]) -> None:  # fmt: skip
-    model.eval()
-    val = task.evaluate(model, "val")
-    row = {"epoch": loop["epoch"] + 1, "train_loss": loop["loss_sum"] / max(loop["items"], 1),
-           "val": {k: v for k, v in val.items() if k != "confusion"}, "lr": scheduler.get_last_lr()[0],
+def _end_epoch(run: Run, loop: Dict[str, Any], console: Console, seconds: float, shown: Dict[str, float]) -> None:
+    run.model.eval()
+    task = run.task
+    val = task.evaluate(run.model, "val")
+    row = {"epoch": loop["epoch"] + 1, "train_loss": loop["loss_sum"] / max(loop["items"], 1e-12),
+           "val": {k: v for k, v in val.items() if k != "confusion"}, "lr": run.scheduler.get_last_lr()[0],
            "seconds": round(seconds, 2), "steps": loop["step"]}  # fmt: skip
     improved = loop["best"] is None or _better(task, val, loop["best"])
     loop["history"].append(row)
@@ -318,40 +221,41 @@ def _end_epoch(model, task: Task, optimizer, scheduler, loop, out: Path, console
     loop["step"] = 0
     if improved:
         loop["best"], loop["best_epoch"] = row["val"], row["epoch"]
-        if writer:
-            save_weights(out / rundir.WEIGHTS, model)
-    if writer:
-        write_jsonl(out / rundir.METRICS, loop["history"])
+        if run.writer:
+            save_weights(run.out / rundir.WEIGHTS, run.model)
+    if run.writer:
+        write_jsonl(run.out / rundir.METRICS, loop["history"])
         # Short epochs (the toy models run hundreds) would flood the terminal and redraw the
         # plot hundreds of times: report and plot at most every few seconds, and at the end.
-        now = time.perf_counter()
+        now = perf_counter()
         if now - shown.get("at", -1e9) >= REPORT_EVERY_S or loop["epoch"] == shown["last_epoch"]:
             shown["at"] = now
-            plot_curves(out / "curves.png", loop["history"], task.primary_metric, f"{task.spec.name} on {task.data.name}")
+            plot_curves(run.out / "curves.png", loop["history"], task.primary_metric, f"{run.spec.name} on {run.data.name}")
             console.print(f"epoch {row['epoch']}: train loss {row['train_loss']:.4f}; validation "
                           f"{_format(row['val'])}{'  (best)' if improved else ''}  [{seconds:.1f} s]")  # fmt: skip
-    _save_last(model, optimizer, scheduler, loop, task, out, writer)
+    _save_last(run, loop)
 
 
 def _format(metrics: Dict[str, Any]) -> str:
     return ", ".join(f"{k} {v:.4f}" if isinstance(v, float) else f"{k} {v!r}" for k, v in metrics.items())
 
 
-def _finish(model, task: Task, out: Path, loop, name: str, data, console, writer: bool):  # type: ignore[no-untyped-def]
+def _finish(run: Run, loop: Dict[str, Any], console: Console) -> Tuple[Optional[Dict[str, Any]], Optional[str]]:
     """Tests the best weights; writes the test line, the confusion matrix and a sample."""
     if loop["best_epoch"] is None:
         return None, None
-    best_model = rundir.load_run(out)[3].to(task.device) if writer else model
+    task = run.task
+    best_model = rundir.load_run(run.out)[3].to(task.device) if run.writer else run.model
     test = task.evaluate(best_model, "test")
-    sample = task.sample(best_model) if isinstance(task, LanguageModelTask) and writer else None
-    if writer:
+    sample = task.sample(best_model) if isinstance(task, LanguageModelTask) and run.writer else None
+    if run.writer:
         confusion = test.pop("confusion", None)
         rows: List[Dict[str, Any]] = loop["history"] + [{"split": "test", "best_epoch": loop["best_epoch"], **test}]
-        write_jsonl(out / rundir.METRICS, rows)
+        write_jsonl(run.out / rundir.METRICS, rows)
         if confusion is not None:
-            plot_confusion(out / "confusion.png", confusion, data.labels, f"{name}: test split")
+            plot_confusion(run.out / "confusion.png", confusion, run.data.labels, f"{run.spec.name}: test split")
         console.print(f"test (best epoch {loop['best_epoch']}): {_format(test)}")
         if sample:
             console.print(f"sample: {sample[:200]!r}")
-        console.print(f"run saved in [bold]{out}[/]")
+        console.print(f"run saved in [bold]{run.out}[/]")
     return test, sample

@@ -4,8 +4,12 @@ Each recipe was tuned on a 2-core CPU to reach the targets of ``benchmarks/accur
 well under 15 minutes; any option given on the command line replaces the recipe's value.
 """
 
-from dataclasses import dataclass, field, replace
-from typing import Any, Dict, Optional
+import math
+from dataclasses import dataclass, field, fields, replace
+from typing import Any, Callable, Dict, List, Optional, Tuple
+
+OPTIMIZERS = ("adam", "sgd")
+SCHEDULES = ("constant", "cosine")
 
 
 @dataclass(frozen=True)
@@ -82,3 +86,49 @@ def recipe_for(name: str) -> Recipe:
 def with_options(recipe: Recipe, **options: Any) -> Recipe:
     """The recipe with every option that was given (not None) replacing its value."""
     return replace(recipe, **{k: v for k, v in options.items() if v is not None})
+
+
+# The recipe fields a command-line option replaces (``--batch-size`` for batch_size); ``config``
+# is the model config, which ``--set`` changes.
+OPTION_FIELDS: Tuple[str, ...] = tuple(f.name for f in fields(Recipe) if f.name != "config")
+
+
+def _finite(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+# What each option accepts, as (test, the allowed values in words). Momentum 1 or more never
+# forgets a gradient (the steps grow without bound); a smoothing of 1 leaves no target.
+_ALLOWED: Dict[str, Tuple[Callable[[Any], bool], str]] = {
+    "epochs": (lambda v: isinstance(v, int) and v >= 1, "an integer >= 1"),
+    "batch_size": (lambda v: isinstance(v, int) and v >= 1, "an integer >= 1"),
+    "lr": (lambda v: _finite(v) and v > 0, "a number > 0"),
+    "optimizer": (lambda v: v in OPTIMIZERS, " or ".join(OPTIMIZERS)),
+    "momentum": (lambda v: _finite(v) and 0 <= v < 1, "a number in [0, 1)"),
+    "weight_decay": (lambda v: _finite(v) and v >= 0, "a number >= 0"),
+    "clip": (lambda v: v is None or (_finite(v) and v > 0), "a number > 0 (or leave it out)"),
+    "bptt": (lambda v: isinstance(v, int) and v >= 1, "an integer >= 1"),
+    "schedule": (lambda v: v in SCHEDULES, " or ".join(SCHEDULES)),
+    "seed": (lambda v: isinstance(v, int) and 0 <= v < 2**31, "an integer in [0, 2^31)"),
+    "class_weight_power": (lambda v: _finite(v) and v >= 0, "a number >= 0"),
+    "logit_adjustment": (lambda v: _finite(v) and v >= 0, "a number >= 0"),
+    "label_smoothing": (lambda v: _finite(v) and 0 <= v < 1, "a number in [0, 1)"),
+    "shift_augment": (lambda v: isinstance(v, int) and v >= 0, "an integer >= 0"),
+}
+
+
+def option_name(field_name: str) -> str:
+    return "--" + field_name.replace("_", "-")
+
+
+def check_recipe(recipe: Recipe) -> None:
+    """Every option with a value it cannot take, in one line: the option, the value, what it
+    accepts. Runs before anything is created, so a typo leaves no empty run directory."""
+    problems: List[str] = []
+    for name in OPTION_FIELDS:
+        test, allowed = _ALLOWED[name]
+        value = getattr(recipe, name)
+        if not test(value):
+            problems.append(f"{option_name(name)} {value}: use {allowed}")
+    if problems:
+        raise ValueError("; ".join(problems))

@@ -23,7 +23,7 @@ from torch import nn
 import zoo
 from zoo.data import DataSet
 from zoo.registry import Config, ModelSpec, get_spec
-from zoo.train.checkpoint import load_weights, read_json
+from zoo.train.checkpoint import checkpoint_exists, load_weights, read_json, recover_checkpoint
 
 CONFIG = "config.json"
 WEIGHTS = "weights.safetensors"
@@ -31,29 +31,65 @@ LAST = "last"
 METRICS = "metrics.jsonl"
 
 
-def prepare_out(out: Path, resume: bool, overwrite: bool) -> None:
-    """Refuses to touch an existing run unless asked to resume or overwrite it."""
+# Every name a run directory holds (the checkpoint's staging and previous copies included);
+# --overwrite deletes these and nothing else.
+RUN_ENTRIES = {CONFIG, WEIGHTS, METRICS, LAST, LAST + ".tmp", LAST + ".old", "curves.png", "confusion.png"}
+
+
+def _run_entry(name: str) -> bool:
+    """A run file, or one being written (``write_atomic``'s ``.NAME.tmp-PID``)."""
+    return name in RUN_ENTRIES or (name.startswith(".") and name.partition(".tmp-")[0][1:] in RUN_ENTRIES)
+
+
+def check_out(out: Path, resume: bool, overwrite: bool) -> None:
+    """What ``prepare_out`` will do is allowed: a new or empty directory, a run to resume (with
+    a checkpoint, or one a crash left recoverable) or a run to overwrite; never a directory
+    that is not a run. Reads only."""
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"--out {out} is a file, not a directory; choose another --out")
     if resume:
-        if not (out / LAST / "trainer.json").exists():
+        if not checkpoint_exists(out / LAST):
             raise ValueError(f"--resume: {out} holds no checkpoint (no {LAST}/); drop --resume to start")
         return
-    if out.exists() and any(out.iterdir()):
-        if not overwrite:
-            raise ValueError(f"{out} already exists; pass --resume to continue it or --overwrite to replace it")
-        shutil.rmtree(out)
+    entries = sorted(out.iterdir()) if out.exists() else []
+    foreign = [e.name for e in entries if not _run_entry(e.name)]
+    if foreign:
+        shown = ", ".join(foreign[:3]) + (f" and {len(foreign) - 3} more" if len(foreign) > 3 else "")
+        raise ValueError(
+            f"--out {out} is not a run directory (it holds {shown}); --overwrite replaces only runs, "
+            "so choose another --out"
+        )
+    if entries and not overwrite:
+        raise ValueError(f"{out} already exists; pass --resume to continue it or --overwrite to replace it")
+
+
+def prepare_out(out: Path, resume: bool, overwrite: bool) -> None:
+    """After ``check_out``: puts back a checkpoint a crash interrupted (--resume), or deletes the
+    old run's files (--overwrite: only a run's files, nothing else is there), or makes ``out``."""
+    check_out(out, resume, overwrite)
+    if resume:
+        recover_checkpoint(out / LAST)
+        return
+    if out.exists():
+        for entry in out.iterdir():
+            if entry.is_dir() and not entry.is_symlink():
+                shutil.rmtree(entry)
+            else:
+                entry.unlink()
     out.mkdir(parents=True, exist_ok=True)
 
 
-def check_same_model(run: Path, name: str, config: Config) -> None:
-    """--resume must rebuild the model the run trained (same name, same config)."""
-    document = read_json(run / CONFIG)
-    stored = document["config"]
-    now = config_to_dict(config)
-    if document["model"] != name or stored != now:
-        changed = sorted(k for k in set(stored) | set(now) if stored.get(k) != now.get(k))
+def check_same_run(run: Path, document: Dict[str, Any], name: str, data: DataSet) -> None:
+    """--resume must continue the model it trained, on the data it trained on."""
+    if document.get("model") != name:
+        raise ValueError(f"--resume: {run} is a run of {document.get('model')}, not {name}; name that model")
+    stored = document.get("data", {})
+    now = data.metadata()
+    changed = [k for k in ("name", "sizes", "vocab", "labels") if stored.get(k) != now[k]]
+    if changed:
         raise ValueError(
-            f"--resume: {run} trained {document['model']} with a different config "
-            f"({', '.join(changed) or 'model'}); resume with the same MODEL and --set options"
+            f"--resume: the data now differs from what {run} trained on ({', '.join(changed)}); "
+            "the files under --data changed; restore them or start a new run"
         )
 
 

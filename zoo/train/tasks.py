@@ -6,7 +6,7 @@ does not fit, naming both.
 """
 
 import math
-from typing import Any, Dict, Iterator, List, Optional, Tuple
+from typing import Any, Dict, Iterator, List, NamedTuple, Optional, Tuple
 
 import torch
 from torch import Tensor, nn
@@ -25,6 +25,21 @@ from zoo.train.batching import (
 )
 
 Batch = Tuple[Tuple[Any, ...], Tensor]  # (model arguments, target)
+
+
+class LossTerms(NamedTuple):
+    """A training batch's loss as a sum and what its mean divides by. With several processes,
+    each holding a share of the global batch, the loop divides every share's sum by the count
+    of the whole batch: a mean over padded tokens or class weights is then the global one, not
+    a mean of per-share means."""
+
+    total: Tensor  # the summed (weighted) loss of the items this process holds
+    count: Tensor  # what the mean divides by: items, tokens, or the sum of their class weights
+    items: int  # examples or tokens, for the throughput
+
+
+def _count(value: Any, like: Tensor) -> Tensor:
+    return torch.as_tensor(value, dtype=torch.float32, device=like.device)
 
 
 def _balanced_accuracy(confusion: Tensor) -> float:
@@ -79,12 +94,8 @@ class Task:
     def collate(self, split: Any, indices: List[int]) -> Batch:
         raise NotImplementedError
 
-    def loss(self, model: nn.Module, batch: Batch) -> Tuple[Tensor, int]:
-        """The mean training loss of ``batch`` and how many items (examples or tokens) it covered."""
-        raise NotImplementedError
-
-    def criterion(self, output: Any, target: Tensor) -> Tensor:
-        """The plain loss (what validation and test report)."""
+    def loss(self, model: nn.Module, batch: Batch) -> LossTerms:
+        """The training loss of ``batch`` as a sum, its divisor and its size."""
         raise NotImplementedError
 
     def start_epoch(self) -> None:
@@ -139,7 +150,7 @@ class ExampleTask(Task):
             if self.max_shift:
                 # Drawn for the global batch from (seed, epoch, step), then this process's share:
                 # the same shifts with one process or many, and after a resume.
-                generator = torch.Generator().manual_seed((seed * 1_000_003 + epoch) * 1_000_003 + step)
+                generator = torch.Generator().manual_seed(((seed * 1_000_003 + epoch) * 1_000_003 + step) % 2**64)
                 offsets = torch.randint(0, 2 * self.max_shift + 1, (len(indices), 2), generator=generator)
                 mine = offsets[torch.tensor(shard.part(list(range(len(indices)))), dtype=torch.long)]
                 args = (_shift_images(args[0], mine, self.max_shift),) + args[1:]
@@ -170,15 +181,19 @@ class ExampleTask(Task):
             return
         self.logit_offsets = (tau * self._train_prior().log()).float().to(self.device)
 
-    def loss(self, model: nn.Module, batch: Batch) -> Tuple[Tensor, int]:
+    def loss(self, model: nn.Module, batch: Batch) -> LossTerms:
         args, target = self._to_device(batch)
         output = model(*args)
         if self.spec.task == "classification":
             if self.logit_offsets is not None:
                 output = output + self.logit_offsets
-            loss = F.cross_entropy(output, target, weight=self.class_weights, label_smoothing=self.label_smoothing)
-            return loss, target.size(0)
-        return self.criterion(output, target), target.size(0)
+            total = F.cross_entropy(output, target, weight=self.class_weights, label_smoothing=self.label_smoothing,
+                                    reduction="sum")  # fmt: skip
+            # A weighted mean divides by the weights of the batch's targets, not by its size.
+            count = self.class_weights[target].sum() if self.class_weights is not None else _count(target.size(0), total)
+            return LossTerms(total, count, target.size(0))
+        total = self.criterion(output, target, "sum")
+        return LossTerms(total, _count(target.numel(), total), target.size(0))
 
     def collate(self, split: Any, indices: List[int]) -> Batch:
         kind = self.data.kind
@@ -198,14 +213,15 @@ class ExampleTask(Task):
             target = target.float().unsqueeze(1)
         return args, target
 
-    def criterion(self, output: Tensor, target: Tensor) -> Tensor:
+    def criterion(self, output: Tensor, target: Tensor, reduction: str = "mean") -> Tensor:
+        """The plain loss (what validation and test report)."""
         if self.spec.task == "classification":
-            return F.cross_entropy(output, target)
+            return F.cross_entropy(output, target, reduction=reduction)
         if self.spec.task == "binary-classification":
             if self.output_name == "probability":  # the course's sigmoid models, BCELoss
-                return F.binary_cross_entropy(output, target)
-            return F.binary_cross_entropy_with_logits(output, target)
-        return F.mse_loss(output, target)
+                return F.binary_cross_entropy(output, target, reduction=reduction)
+            return F.binary_cross_entropy_with_logits(output, target, reduction=reduction)
+        return F.mse_loss(output, target, reduction=reduction)
 
     def _predicted_labels(self, output: Tensor) -> Tensor:
         if self.spec.task == "classification":
@@ -251,10 +267,11 @@ class TaggingTask(Task):
         tokens = torch.tensor([split.sources[i] for i in indices], dtype=torch.long)
         return (tokens,), torch.tensor([split.targets[i] for i in indices], dtype=torch.long)
 
-    def loss(self, model: nn.Module, batch: Batch) -> Tuple[Tensor, int]:
+    def loss(self, model: nn.Module, batch: Batch) -> LossTerms:
         (tokens,), target = self._to_device(batch)
         logits, _ = model(tokens)
-        return F.cross_entropy(logits.flatten(0, 1), target.flatten()), target.numel()
+        total = F.cross_entropy(logits.flatten(0, 1), target.flatten(), reduction="sum")
+        return LossTerms(total, _count(target.numel(), total), target.numel())
 
     @torch.no_grad()
     def evaluate(self, model: nn.Module, split_name: str, batch_size: int = 256) -> Dict[str, Any]:
@@ -284,12 +301,13 @@ class Seq2SeqTask(Task):
         args = (pad_ids(sources, pad), torch.tensor([len(s) for s in sources]), tgt_in)
         return args, pad_ids(targets, pad)
 
-    def criterion(self, logits: Tensor, target: Tensor) -> Tensor:
-        return F.cross_entropy(logits.flatten(0, 1), target.flatten(), ignore_index=self.config.pad_id)
-
-    def loss(self, model: nn.Module, batch: Batch) -> Tuple[Tensor, int]:
+    def loss(self, model: nn.Module, batch: Batch) -> LossTerms:
+        """Summed over the target tokens that are not padding, and divided by their count."""
         args, target = self._to_device(batch)
-        return self.criterion(model(*args), target), target.size(0)
+        logits = model(*args)
+        total = F.cross_entropy(logits.flatten(0, 1), target.flatten(), ignore_index=self.config.pad_id,
+                                reduction="sum")  # fmt: skip
+        return LossTerms(total, (target != self.config.pad_id).sum().float(), target.size(0))
 
     @torch.no_grad()
     def evaluate(self, model: nn.Module, split_name: str, batch_size: int = 256) -> Dict[str, Any]:
@@ -368,11 +386,12 @@ class LanguageModelTask(Task):
         parts = tuple(tensors[f"state_{i}"].to(self.device) for i in range(len(tensors)))
         self.state = parts if len(parts) > 1 else parts[0]
 
-    def loss(self, model: nn.Module, batch: Batch) -> Tuple[Tensor, int]:
+    def loss(self, model: nn.Module, batch: Batch) -> LossTerms:
         (tokens,), target = self._to_device(batch)
         logits, state = model(tokens, self.state)
         self.state = tuple(s.detach() for s in state) if isinstance(state, tuple) else state.detach()
-        return F.cross_entropy(logits.flatten(0, 1), target.flatten()), target.numel()
+        total = F.cross_entropy(logits.flatten(0, 1), target.flatten(), reduction="sum")
+        return LossTerms(total, _count(target.numel(), total), target.numel())
 
     @torch.no_grad()
     def evaluate(self, model: nn.Module, split_name: str, batch_size: int = 16) -> Dict[str, Any]:
@@ -425,11 +444,12 @@ class ForecastTask(Task):
         if start_step == 0:
             yield self._window("train")
 
-    def loss(self, model: nn.Module, batch: Batch) -> Tuple[Tensor, int]:
+    def loss(self, model: nn.Module, batch: Batch) -> LossTerms:
         (series,), target = self._to_device(batch)
         prediction, _ = model(series)
         start = series.size(1) + 1 - target.size(1)  # the first predicted month
-        return F.mse_loss(prediction[:, start - 1 :], target), target.size(1)
+        total = F.mse_loss(prediction[:, start - 1 :], target, reduction="sum")
+        return LossTerms(total, _count(target.numel(), total), target.size(1))
 
     @torch.no_grad()
     def evaluate(self, model: nn.Module, split_name: str, batch_size: int = 1) -> Dict[str, Any]:

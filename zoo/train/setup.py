@@ -1,0 +1,173 @@
+"""Everything a training run needs, built and checked before any file is written.
+
+``prepare`` turns a request into a ``Run``: the recipe with its options (each checked), the
+data (each file checked), the model config, the model, the task, the batch sizes, the optimizer
+and the schedule. Any mistake in any of them is a ValueError naming it, raised while the run
+directory is still untouched; the CLI also calls it before it launches ``--nproc`` processes.
+"""
+
+import math
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Dict, Optional
+
+import torch
+from torch import nn
+from torch.optim.lr_scheduler import LambdaLR
+
+from zoo.data import DataSet, dataset_names, load_dataset
+from zoo.registry import ModelSpec, get_spec
+from zoo.train import distributed, rundir
+from zoo.train.batching import Shard
+from zoo.train.embeddings import read_vectors, vector_size
+from zoo.train.recipes import Recipe
+from zoo.train.request import TrainRequest, out_dir, recipe_of, resumed, stored_run
+from zoo.train.syncbn import sync_batch_norm
+from zoo.train.tasks import LanguageModelTask, Task, make_task
+
+
+@dataclass
+class Run:
+    """One run's parts, all checked."""
+
+    request: TrainRequest  # on --resume, with the run's own arguments filled in
+    spec: ModelSpec
+    recipe: Recipe
+    out: Path
+    device: torch.device
+    shard: Shard
+    data: DataSet
+    config: Any
+    model: nn.Module
+    task: Task
+    batch_size: int  # global batch, as used
+    steps: int  # per epoch
+    optimizer: torch.optim.Optimizer
+    scheduler: LambdaLR
+    embedding_note: Optional[str] = None
+
+    @property
+    def writer(self) -> bool:
+        """Only rank 0 writes files."""
+        return self.shard.rank == 0
+
+    def training_record(self) -> Dict[str, Any]:
+        """config.json's "training" section: the arguments `--resume` restores, and what they gave."""
+        request = self.request
+        return {**asdict(self.recipe), "device": str(self.device), "world_size": self.shard.world,
+                "requested_batch_size": self.recipe.batch_size, "batch_size": self.batch_size,
+                "steps_per_epoch": self.steps, "limit_batches": request.limit_batches, "data_argument": request.data,
+                "embeddings": str(request.embeddings) if request.embeddings else None,
+                "freeze_embeddings": request.freeze_embeddings}  # fmt: skip
+
+
+def device_for(choice: str) -> torch.device:
+    if choice not in ("auto", "cpu", "cuda"):
+        raise ValueError(f"--device {choice}: use auto, cpu or cuda")
+    if choice == "cuda" and not torch.cuda.is_available():
+        raise ValueError("--device cuda: no CUDA device is available here; use --device cpu")
+    if choice == "cpu" or (choice == "auto" and not torch.cuda.is_available()):
+        return torch.device("cpu")
+    return distributed.local_cuda_device() if distributed.launched() else torch.device("cuda")
+
+
+def _resolve_data(spec: ModelSpec, argument: Optional[str], seed: int) -> DataSet:
+    binary = spec.task == "binary-classification"
+    if argument is None or argument in dataset_names():
+        name = argument or spec.default_data
+        if name is None:
+            raise ValueError(f"{spec.name} has no default data set (it is a building block); pass --data NAME")
+        return load_dataset(name, None, seed, binary)
+    if not Path(argument).expanduser().exists():
+        raise ValueError(
+            f"--data {argument}: neither a data set ({', '.join(dataset_names())}) nor an existing path"
+        )
+    if spec.default_data is None:
+        raise ValueError(f"{spec.name} has no default data format; pass --data NAME")
+    return load_dataset(spec.default_data, argument, seed, binary)
+
+
+def _optimizer(model: nn.Module, recipe: Recipe) -> torch.optim.Optimizer:
+    params = [p for p in model.parameters() if p.requires_grad]
+    if recipe.optimizer == "sgd":
+        return torch.optim.SGD(params, lr=recipe.lr, momentum=recipe.momentum, weight_decay=recipe.weight_decay)
+    return torch.optim.Adam(params, lr=recipe.lr, weight_decay=recipe.weight_decay)  # check_recipe: adam
+
+
+def _scheduler(optimizer: torch.optim.Optimizer, recipe: Recipe, total_steps: int) -> LambdaLR:
+    if recipe.schedule == "cosine":
+        return LambdaLR(optimizer, lambda step: 0.5 * (1.0 + math.cos(math.pi * min(step, total_steps) / total_steps)))
+    return LambdaLR(optimizer, lambda step: 1.0)  # check_recipe: constant
+
+
+def _pretrained(model: nn.Module, request: TrainRequest, data: DataSet, seed: int) -> Optional[str]:
+    if request.embeddings is None:
+        return None
+    if not hasattr(model, "use_pretrained_embeddings") or data.vocab is None:
+        raise ValueError(f"{request.model} has no word embedding to initialise; drop --embeddings")
+    size = model.embedding.weight.size(1)
+    matrix, found = read_vectors(request.embeddings, data.vocab, size, seed)
+    model.use_pretrained_embeddings(matrix, request.freeze_embeddings)
+    return f"{found}/{len(data.vocab)} words found in {request.embeddings}"
+
+
+def _configure(task: Task, recipe: Recipe) -> None:
+    """The recipe's task options; one the task cannot take is refused, naming it."""
+    if isinstance(task, LanguageModelTask):
+        task.set_bptt(recipe.bptt)
+    if recipe.class_weight_power or recipe.logit_adjustment:
+        task.weight_classes(recipe.class_weight_power)
+        task.adjust_logits(recipe.logit_adjustment)
+    if recipe.shift_augment:
+        task.augment_shift(recipe.shift_augment)
+    if recipe.label_smoothing:
+        if not hasattr(task, "label_smoothing") or task.spec.task != "classification":
+            raise ValueError(f"--label-smoothing needs a multi-class classifier, not a {task.spec.task} model")
+        task.label_smoothing = recipe.label_smoothing
+
+
+def _model_config(spec: ModelSpec, request: TrainRequest, recipe: Recipe, data: DataSet, document: Any) -> Any:
+    if document is not None:  # --resume: the run's own config (a conflicting --set was refused)
+        rundir.check_same_run(out_dir(request), document, spec.name, data)
+        return rundir.config_from_dict(spec, document["config"])
+    overrides = dict(request.overrides)
+    if request.embeddings is not None and "embedding_dim" not in overrides:
+        overrides["embedding_dim"] = vector_size(request.embeddings)
+    return rundir.model_config(spec, data, recipe.config, overrides)
+
+
+def prepare(request: TrainRequest, shard: Shard, device: torch.device) -> Run:
+    """Builds and checks every part of the run; reads the run directory (on --resume) but writes
+    nothing."""
+    spec = get_spec(request.model)
+    rundir.check_out(out_dir(request), request.resume, request.overwrite)
+    document = None
+    if request.resume:
+        document = stored_run(out_dir(request))
+        request = resumed(request, document, shard.world)
+    recipe = recipe_of(spec, request)
+    if request.embeddings is not None and not Path(request.embeddings).is_file():
+        raise ValueError(f"--embeddings {request.embeddings}: no such file")
+    data = _resolve_data(spec, request.data, recipe.seed)
+    config = _model_config(spec, request, recipe, data, document)
+    torch.manual_seed(recipe.seed)  # the same weights on every process
+    model = spec.build(config)
+    embedding_note = _pretrained(model, request, data, recipe.seed)
+    if shard.world > 1:
+        model = sync_batch_norm(model, device)
+        # Each process draws its own dropout masks, as one process draws a different mask for
+        # every example of the batch.
+        torch.manual_seed(distributed.rank_seed(recipe.seed, shard.rank))
+    model.to(device)
+    task = make_task(spec, config, data, device)
+    _configure(task, recipe)
+    batch_size = task.batch_size(recipe.batch_size, shard)
+    shard.check_batch(batch_size)
+    steps = task.steps_per_epoch(batch_size)
+    if request.limit_batches is not None:
+        steps = min(steps, request.limit_batches)
+    optimizer = _optimizer(model, recipe)
+    scheduler = _scheduler(optimizer, recipe, recipe.epochs * steps)
+    return Run(request=request, spec=spec, recipe=recipe, out=out_dir(request), device=device, shard=shard,
+               data=data, config=config, model=model, task=task, batch_size=batch_size, steps=steps,
+               optimizer=optimizer, scheduler=scheduler, embedding_note=embedding_note)  # fmt: skip
