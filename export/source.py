@@ -76,3 +76,23 @@ def load_source(source: str, seed: int = 0) -> Source:
         return from_registry(source, seed)
     except UnknownModelError as exc:
         raise SourceError(f"{source!r} is neither a run directory nor a model name: {exc}") from None
+
+
+def from_data(name: str, seed: int = 0, **overrides: Any) -> Source:
+    """Model ``name`` sized by its default data set (vocabulary, classes) with that data's
+    vocabulary, labels and tokenizer, as a run would give them, but seeded fresh weights: a
+    bundle that serves raw text without training first (for tests and serving benchmarks,
+    where the numbers, not the accuracy, matter)."""
+    from zoo.data import load_dataset
+    from zoo.train.rundir import model_config
+
+    spec = get_spec(name)
+    if spec.default_data is None:
+        raise SourceError(f"{name} has no default data set to size it by")
+    data = load_dataset(spec.default_data)
+    config = model_config(spec, data, {}, overrides)
+    torch.manual_seed(seed)
+    metadata = dict(data.metadata())
+    vocab = metadata.pop("vocab", None)
+    return Source(spec, config, spec.build(config).eval(), {"kind": "registry", "name": name, "seed": seed, "data": data.name},
+                  vocab=vocab, labels=metadata.get("labels"), data=metadata)  # fmt: skip

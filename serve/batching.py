@@ -1,26 +1,31 @@
 """Dynamic batching: concurrent requests to one model run as one batch.
 
-Each request brings rows (one per instance, arrays without the batch axis). The worker takes
+Each request brings rows (one per instance, arrays without the batch axis). The collector takes
 the first waiting request, then whatever else arrives within ``max_delay`` until ``max_batch``
-rows, groups rows that can share a batch, and runs each group once in a worker thread:
+rows, groups rows that can share a batch, and hands each group to a worker thread:
 - a ragged model's sequences are padded to the longest with a ``lengths`` input, which by the
-  zoo's contract gives each row exactly what it gives alone;
+  zoo's contract gives each row exactly what it gives alone; rows are sorted by length and a
+  batch is cut before rows x longest passes ``max_tokens``, so a long row runs in a batch of
+  its own and never makes short rows pay its padding (what a run holds in memory grows with
+  rows x steps);
 - other inputs must have the same shape to stack (a language model's chunks of one length);
 - state inputs start at zeros (``/predict`` is stateless; sessions carry state themselves).
 Per-row outputs are cut back to the row's own length along time.
+
+Up to ``concurrency`` runs of one model are in flight, so one long batch does not hold up the
+requests behind it. A request that gave up (its timeout passed) is not run; a run whose
+requests all gave up is stopped (``Run.cancel``).
 """
 
 import asyncio
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import numpy as np
 
 from serve.inputs import Row, pad_rows, zero_state
-
-Run = Callable[[Dict[str, np.ndarray]], Dict[str, np.ndarray]]
+from serve.model import ModelRun
 
 
 @dataclass
@@ -28,44 +33,64 @@ class _Pending:
     rows: List[Row]
     future: asyncio.Future
     arrived: float = field(default_factory=time.perf_counter)
+    # Per-row outputs as they come back: a request's rows may run in different batches.
+    done: Dict[int, Dict[str, np.ndarray]] = field(default_factory=dict)
+
+    def deliver(self, index: int, outputs: Dict[str, np.ndarray]) -> None:
+        self.done[index] = outputs
+        if len(self.done) == len(self.rows) and not self.future.done():
+            self.future.set_result([self.done[i] for i in range(len(self.rows))])
+
+
+@dataclass(frozen=True)
+class BatchPolicy:
+    max_batch: int  # rows per run; 1 turns batching off
+    max_delay_s: float  # how long the first request waits for company
+    max_tokens: int  # rows x padded steps per run
+    concurrency: int  # runs of this model in flight
+
+
+Member = Tuple[_Pending, int]  # (request, row index in it)
 
 
 class Batcher:
-    def __init__(self, graph: Dict[str, Any], states: Dict[str, str], ragged: Dict[str, str], run: Run,
-                 max_batch: int, max_delay_s: float, executor: ThreadPoolExecutor,
+    def __init__(self, graph: Dict[str, Any], states: Dict[str, str], ragged: Dict[str, str],
+                 start_run: Callable[[Dict[str, np.ndarray]], ModelRun], policy: BatchPolicy,
                  on_batch: Optional[Callable[[int], None]] = None) -> None:  # fmt: skip
         self.inputs = graph["inputs"]
         self.outputs = graph["outputs"]
         self.states = states
         self.lengths_of = {sequence: lengths for lengths, sequence in ragged.items()}
         self.lengths_names = set(ragged)
-        self.run = run
-        self.max_batch = max_batch
-        self.max_delay_s = max_delay_s
-        self.executor = executor
+        self.start_run = start_run
+        self.policy = policy
         self.on_batch = on_batch or (lambda size: None)
         self.queue: "asyncio.Queue[_Pending]" = asyncio.Queue()
+        self.slots = asyncio.Semaphore(policy.concurrency)
         self.worker: Optional[asyncio.Task] = None
+        self.running: set = set()
 
     def start(self) -> None:
-        self.worker = asyncio.get_running_loop().create_task(self._work())
+        self.worker = asyncio.get_running_loop().create_task(self._collect())
 
     async def stop(self) -> None:
         if self.worker is not None:
             self.worker.cancel()
+        for task in list(self.running):
+            task.cancel()
 
     async def submit(self, rows: List[Row]) -> List[Dict[str, np.ndarray]]:
         future = asyncio.get_running_loop().create_future()
         await self.queue.put(_Pending(rows, future))
         return await future
 
-    async def _work(self) -> None:
+    async def _collect(self) -> None:
         while True:
             first = await self.queue.get()
             taken = [first]
             count = len(first.rows)
-            deadline = first.arrived + self.max_delay_s
-            while count < self.max_batch:
+            deadline = first.arrived + self.policy.max_delay_s
+            while count < self.policy.max_batch:
                 remaining = deadline - time.perf_counter()
                 if remaining <= 0 and self.queue.empty():
                     break
@@ -75,40 +100,62 @@ class Batcher:
                     break
                 taken.append(pending)
                 count += len(pending.rows)
-            await self._run_groups(taken)
+            live = [p for p in taken if not p.future.done()]  # those that timed out are not run
+            for members in self._batches(live):
+                await self.slots.acquire()
+                task = asyncio.get_running_loop().create_task(self._run_batch(members))
+                self.running.add(task)
+                task.add_done_callback(self.running.discard)
 
-    async def _run_groups(self, taken: List[_Pending]) -> None:
-        groups: Dict[Tuple, List[Tuple[_Pending, int]]] = {}
+    def _batches(self, taken: List[_Pending]) -> List[List[Member]]:
+        """Rows that can share a run, cut by ``max_batch`` rows and ``max_tokens`` padded cells."""
+        groups: Dict[Tuple, List[Member]] = {}
         for pending in taken:
             for index, row in enumerate(pending.rows):
                 groups.setdefault(self._key(row), []).append((pending, index))
-        results: Dict[int, List[Optional[Dict[str, np.ndarray]]]] = {id(p): [None] * len(p.rows) for p in taken}
-        failed: Dict[int, BaseException] = {}
-        loop = asyncio.get_running_loop()
+        batches: List[List[Member]] = []
         for members in groups.values():
+            members.sort(key=lambda m: -self._steps(m[0].rows[m[1]]))
+            current: List[Member] = []
+            for member in members:
+                longest = self._steps(current[0][0].rows[current[0][1]]) if current else self._steps(member[0].rows[member[1]])
+                too_many = len(current) + 1 > self.policy.max_batch
+                too_costly = (len(current) + 1) * longest > self.policy.max_tokens
+                if current and (too_many or too_costly):
+                    batches.append(current)
+                    current = []
+                current.append(member)
+            batches.append(current)
+        return batches
+
+    def _steps(self, row: Row) -> int:
+        return max((array.shape[0] for name, array in row.items() if name in self.lengths_of), default=1)
+
+    async def _run_batch(self, members: List[Member]) -> None:
+        requests = list({id(p): p for p, _ in members}.values())
+        try:
             rows = [pending.rows[index] for pending, index in members]
-            try:
-                outputs = await loop.run_in_executor(self.executor, self._run_rows, rows)
-            except BaseException as exc:  # noqa: BLE001 - handed to the requests that caused it
-                for pending, _ in members:
-                    failed[id(pending)] = exc
-                continue
-            for (pending, index), output in zip(members, outputs):
-                results[id(pending)][index] = output
-        for pending in taken:
-            if pending.future.done():
-                continue
-            if id(pending) in failed:
-                pending.future.set_exception(failed[id(pending)])
-            else:
-                pending.future.set_result(results[id(pending)])
+            feeds, steps = self._feeds(rows)
+            run = self.start_run(feeds)
+            # A run that nobody waits for any more is stopped: when every request in it gave up.
+            for pending in requests:
+                pending.future.add_done_callback(lambda _, r=run: r.cancel() if all(p.future.done() for p in requests) else None)
+            self.on_batch(len(rows))
+            outputs = await run.result()
+            for position, (pending, index) in enumerate(members):
+                pending.deliver(index, self._row_outputs(outputs, position, None if steps is None else int(steps[position])))
+        except Exception as exc:  # noqa: BLE001 - handed to the requests that caused it
+            for pending in requests:
+                if not pending.future.done():
+                    pending.future.set_exception(exc)
+        finally:
+            self.slots.release()
 
     def _key(self, row: Row) -> Tuple:
         """Rows with equal keys can share a batch (ragged sequences may differ in length)."""
         return tuple((name, array.shape[1:] if name in self.lengths_of else array.shape) for name, array in sorted(row.items()))
 
-    def _run_rows(self, rows: List[Row]) -> List[Dict[str, np.ndarray]]:
-        self.on_batch(len(rows))
+    def _feeds(self, rows: List[Row]) -> Tuple[Dict[str, np.ndarray], Optional[np.ndarray]]:
         feeds: Dict[str, np.ndarray] = {}
         steps: Optional[np.ndarray] = None
         for spec in self.inputs:
@@ -120,8 +167,7 @@ class Batcher:
                 feeds[self.lengths_of[name]] = steps
             elif name not in self.lengths_names:  # lengths come with their sequence above
                 feeds[name] = np.stack([row[name] for row in rows])
-        outputs = self.run(feeds)
-        return [self._row_outputs(outputs, i, None if steps is None else int(steps[i])) for i in range(len(rows))]
+        return feeds, steps
 
     def _row_outputs(self, outputs: Dict[str, np.ndarray], index: int, steps: Optional[int]) -> Dict[str, np.ndarray]:
         row = {}

@@ -3,40 +3,29 @@
 Raw instances (``{"instances": [...]}``) are read by what the model's first input is:
 - int64 ``(batch, time)`` token ids: strings, tokenized with the bundle's tokenizer and
   vocabulary (names, sentences, a text prefix); unknown tokens become ``<unk>`` where the
-  vocabulary has one, else the request is refused;
+  vocabulary has one, else the request is refused; an empty string, or one with no token the
+  model knows, is refused (the answer would not depend on it);
 - float ``(batch, time, F)``: sequences, each a list of steps (a number when F = 1, else F numbers);
 - float ``(batch, C, H, W)``: images as nested lists of that shape (or flat C*H*W numbers);
 - float ``(batch, F)``: vectors of F numbers.
 Each instance becomes one row (arrays without the batch axis); the batcher pads and stacks rows.
 Explicit tensors (``{"inputs": {NAME: {"shape", "dtype", "data"}}}``) are used as given; state
 inputs left out start at zeros and a left-out ``lengths`` means every step is valid.
+
+Values are checked before anything runs: floats finite, token ids inside the vocabulary,
+lengths in [1, T], and the request's cost (rows x steps) within ``Limits.max_tokens``.
 """
 
 import re
 from dataclasses import dataclass
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 import numpy as np
 
+from serve.body import RequestError, shown
+from serve.limits import Limits
+
 Row = Dict[str, np.ndarray]
-
-
-class RequestError(ValueError):
-    """A request the server refuses; ``status`` is the HTTP code."""
-
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-
-
-@dataclass(frozen=True)
-class Limits:
-    max_instances: int = 256  # per request
-    max_sequence: int = 4096  # steps per instance
-    max_body_bytes: int = 2 * 1024 * 1024
-    max_sessions: int = 1000
-    session_ttl_s: float = 600.0
-    timeout_s: float = 30.0
 
 
 class Tokenizer:
@@ -53,13 +42,20 @@ class Tokenizer:
     def ready(self) -> bool:
         return bool(self.description and self.tokens)
 
-    def encode(self, text: str) -> List[int]:
+    @property
+    def characters(self) -> bool:
+        """One token per character: a text's length is its token count before tokenizing."""
+        return self.pattern is None
+
+    def encode(self, text: str, what: str = "the text") -> List[int]:
         if not self.ready:
             raise RequestError(422, "this bundle has no tokenizer (exported from a registry name, not a run); send explicit tensors under \"inputs\"")
         if self.pattern is not None:
             pieces = self.pattern.findall(text.lower() if self.description.get("lowercase") else text)  # type: ignore[union-attr]
         else:
             pieces = list(text)
+        if not pieces:
+            raise RequestError(422, f"{what} is empty: it has no tokens to run the model on")
         ids = []
         for piece in pieces:
             if piece in self.index:
@@ -67,12 +63,13 @@ class Tokenizer:
             elif self.unknown is not None:
                 ids.append(self.unknown)
             else:
-                raise RequestError(422, f"{piece!r} is not in the model's vocabulary")
-        if not ids:
-            if self.unknown is None:
-                raise RequestError(422, f"{text!r} has no tokens the model knows")
-            ids = [self.unknown]  # as the training data did for an empty sentence
+                raise RequestError(422, f"{what}: {shown(piece)} is not in the model's vocabulary")
+        if self.unknown is not None and all(i == self.unknown for i in ids):
+            raise RequestError(422, f"{what} has no token the model knows (all {len(ids)} are unknown), so the answer would not depend on it")
         return ids
+
+    def unknown_count(self, ids: np.ndarray) -> int:
+        return 0 if self.unknown is None else int((ids == self.unknown).sum())
 
     def decode(self, ids: List[int]) -> str:
         """Text of ``ids``, leaving out the special tokens (``<pad>``, ``<unk>``, ``<eos>``, ...)."""
@@ -90,50 +87,96 @@ def _instances(body: Dict[str, Any], limits: Limits) -> List[Any]:
     if not isinstance(instances, list) or not instances:
         raise RequestError(400, 'the body must hold "instances": a non-empty list (or explicit tensors under "inputs")')
     if len(instances) > limits.max_instances:
-        raise RequestError(413, f"{len(instances)} instances in one request; the limit is {limits.max_instances}")
+        raise RequestError(413, f"{len(instances)} instances in one request; the limit is {limits.max_instances} (--max-instances)")
     return instances
 
 
-def _float_array(value: Any, shape: tuple, what: str) -> np.ndarray:
+def _numbers(value: Any, what: str) -> np.ndarray:
+    """A nested list of JSON numbers as an array; strings, booleans, nulls and ragged nesting
+    are refused rather than converted."""
+    if not isinstance(value, list):
+        raise RequestError(422, f"{what} must be a list of numbers, got {shown(value)}")
     try:
-        array = np.asarray(value, dtype=np.float32)
-    except (TypeError, ValueError):
-        raise RequestError(422, f"{what} must hold numbers") from None
+        array = np.asarray(value)
+    except (TypeError, ValueError, OverflowError, RecursionError):
+        raise RequestError(422, f"{what} must be a regular nested list of numbers (every row the same length)") from None
+    if array.dtype.kind not in "iuf":
+        raise RequestError(422, f"{what} must hold only numbers (no strings, booleans, nulls or uneven rows)")
+    return array
+
+
+def _float_array(value: Any, shape: Tuple[int, ...], what: str) -> np.ndarray:
+    array = _numbers(value, what).astype(np.float32)
     if array.size == int(np.prod(shape)) and array.shape != shape:
         array = array.reshape(shape)
     if array.shape != shape:
         raise RequestError(422, f"{what} must have shape {list(shape)}, got {list(array.shape)}")
     if not np.isfinite(array).all():
-        raise RequestError(422, f"{what} holds NaN or infinity")
+        raise RequestError(422, f"{what} holds NaN or infinity, or a number too large for float32")
     return array
 
 
+@dataclass
+class RawRows:
+    rows: List[Row]
+    unknown: List[int]  # per row: tokens the vocabulary did not know (0 when not text)
+
+
 def raw_rows(body: Dict[str, Any], graph: Dict[str, Any], tokenizer: Tokenizer, limits: Limits,
-             skip: set) -> List[Row]:  # fmt: skip
-    """One row per instance for the graph's data input (``skip``: state and lengths inputs)."""
+             skip: set) -> RawRows:  # fmt: skip
+    """One row per instance for the graph's data input (``skip``: state and lengths inputs).
+
+    Each instance's steps are counted against ``max_sequence`` and the running total against
+    ``max_tokens`` before it is tokenized or converted, so an oversized request costs no more
+    than reading it."""
     data = [t for t in graph["inputs"] if t["name"] not in skip]
     if len(data) != 1:
         raise RequestError(422, f"this model takes {', '.join(t['name'] for t in data)}; send explicit tensors under \"inputs\"")
     spec = data[0]
     shape, name = spec["shape"], spec["name"]
-    rows = []
+    timed = len(shape) >= 2 and isinstance(shape[1], str)
+    result = RawRows([], [])
+    total = 0
     for number, instance in enumerate(_instances(body, limits)):
         what = f"instance {number}"
         if spec["dtype"] == "int64" and len(shape) == 2:
             if not isinstance(instance, str):
-                raise RequestError(422, f"{what} must be a string of text")
-            array = np.asarray(tokenizer.encode(instance), dtype=np.int64)
+                raise RequestError(422, f"{what} must be a string of text, got {shown(instance)}")
+            if tokenizer.characters:
+                total = _count(total, len(instance), what, limits)
+            array = np.asarray(tokenizer.encode(instance, what), dtype=np.int64)
+            if not tokenizer.characters:
+                total = _count(total, len(array), what, limits)
+            result.unknown.append(tokenizer.unknown_count(array))
         elif len(shape) == 3:  # (batch, time, features)
-            features = shape[2]
             if not isinstance(instance, list) or not instance:
                 raise RequestError(422, f"{what} must be a non-empty list of steps")
-            array = _float_array(instance, (len(instance), features), what)
+            total = _count(total, len(instance), what, limits)
+            array = _float_array(instance, (len(instance), shape[2]), what)
+            result.unknown.append(0)
         else:
+            total = _count(total, 1, what, limits)
             array = _float_array(instance, tuple(shape[1:]), what)
-        if len(shape) >= 2 and isinstance(shape[1], str) and array.shape[0] > limits.max_sequence:
-            raise RequestError(413, f"{what} has {array.shape[0]} steps; the limit is {limits.max_sequence}")
-        rows.append({name: array})
-    return rows
+            result.unknown.append(0)
+        if timed:
+            _check_vocab(spec, array, what)
+        result.rows.append({name: array})
+    return result
+
+
+def _count(total: int, steps: int, what: str, limits: Limits) -> int:
+    if steps > limits.max_sequence:
+        raise RequestError(413, f"{what} has {steps} steps; the limit is {limits.max_sequence} (--max-sequence)")
+    total += steps
+    if total > limits.max_tokens:
+        raise RequestError(413, f"the instances up to {what} hold {total} steps in all; the limit is {limits.max_tokens} per request (--max-tokens); split the request")
+    return total
+
+
+def _check_vocab(spec: Mapping[str, Any], array: np.ndarray, what: str) -> None:
+    vocab = spec.get("vocab")
+    if vocab is not None and array.size and (array.min() < 0 or array.max() >= vocab):
+        raise RequestError(422, f"{what}: token ids of {spec['name']!r} must be in [0, {vocab}), got values in [{array.min()}, {array.max()}]")
 
 
 def zero_state(spec: Dict[str, Any], batch: int) -> np.ndarray:
@@ -151,37 +194,111 @@ def pad_rows(arrays: List[np.ndarray]) -> Tuple[np.ndarray, np.ndarray]:
 
 
 _DTYPES = {"float32": np.float32, "float64": np.float64, "int64": np.int64, "int32": np.int32, "bool": np.bool_}
+_MAX_RANK = 8
+
+
+def _tensor(name: str, tensor: Any, spec: Optional[Mapping[str, Any]]) -> np.ndarray:
+    if not isinstance(tensor, dict) or not {"shape", "dtype", "data"} <= set(tensor):
+        raise RequestError(400, f'input {name!r} must be {{"shape": [...], "dtype": "...", "data": [...]}}')
+    dtype, shape = tensor["dtype"], tensor["shape"]
+    if not isinstance(dtype, str) or dtype not in _DTYPES:
+        raise RequestError(422, f"input {name!r}: unknown dtype {shown(dtype)}; use one of {', '.join(_DTYPES)}")
+    if spec is not None and dtype != spec["dtype"]:
+        raise RequestError(422, f"input {name!r} must be {spec['dtype']}, got {dtype}")
+    if (not isinstance(shape, list) or len(shape) > _MAX_RANK
+            or not all(isinstance(d, int) and not isinstance(d, bool) and 1 <= d <= 2**31 for d in shape)):  # fmt: skip
+        raise RequestError(422, f"input {name!r}: shape must be a list of at most {_MAX_RANK} sizes >= 1, got {shown(shape)}")
+    data = tensor["data"]
+    if not shape and not isinstance(data, list):
+        data = [data]  # a scalar may come bare
+    array = _numbers(data, f"input {name!r}")
+    if array.dtype.kind == "f" and np.dtype(dtype).kind != "f":
+        raise RequestError(422, f"input {name!r} is {dtype}: its data must be integers")
+    if array.dtype.kind in "iu" and np.dtype(dtype).kind in "iu" and array.size:
+        info = np.iinfo(dtype)
+        if array.min() < info.min or array.max() > info.max:
+            raise RequestError(422, f"input {name!r}: values must fit {dtype}")
+    if array.size != int(np.prod(shape)):
+        raise RequestError(422, f"input {name!r}: {array.size} values do not fill shape {shape}")
+    array = array.astype(_DTYPES[dtype]).reshape(shape)
+    if array.dtype.kind == "f" and not np.isfinite(array).all():
+        raise RequestError(422, f"input {name!r} holds NaN or infinity, or a number too large for {dtype}")
+    return array
 
 
 def explicit_feeds(body: Dict[str, Any], graph: Dict[str, Any], states: Dict[str, str], ragged: Dict[str, str],
                    limits: Limits) -> Dict[str, np.ndarray]:  # fmt: skip
-    """``{"inputs": {NAME: {"shape", "dtype", "data"}}}`` -> arrays; zeros for missing state."""
+    """``{"inputs": {NAME: {"shape", "dtype", "data"}}}`` -> checked arrays; zeros for missing
+    state, full lengths for a missing ``lengths``."""
     given = body.get("inputs")
-    if not isinstance(given, dict):
+    if not isinstance(given, dict) or not given:
         raise RequestError(400, '"inputs" must map input names to {"shape", "dtype", "data"}')
-    feeds: Dict[str, np.ndarray] = {}
-    for name, tensor in given.items():
-        if not isinstance(tensor, dict) or not {"shape", "dtype", "data"} <= set(tensor):
-            raise RequestError(400, f'input {name!r} must be {{"shape": [...], "dtype": "...", "data": [...]}}')
-        if tensor["dtype"] not in _DTYPES:
-            raise RequestError(422, f"input {name!r}: unknown dtype {tensor['dtype']!r}; use one of {', '.join(_DTYPES)}")
-        try:
-            feeds[name] = np.asarray(tensor["data"], dtype=_DTYPES[tensor["dtype"]]).reshape(tensor["shape"])
-        except (TypeError, ValueError) as exc:
-            raise RequestError(422, f"input {name!r}: data does not fit shape {tensor['shape']} ({exc})") from None
     specs = {t["name"]: t for t in graph["inputs"]}
-    sizes = {d: feeds[n].shape[i] for n in feeds if n in specs for i, d in enumerate(specs[n]["shape"]) if isinstance(d, str) and i < feeds[n].ndim}  # fmt: skip
-    if sizes.get("batch", 0) > limits.max_instances:
-        raise RequestError(413, f"batch {sizes['batch']} in one request; the limit is {limits.max_instances}")
-    if any(size > limits.max_sequence for dim, size in sizes.items() if dim.endswith("time")):
-        raise RequestError(413, f"a time axis is longer than the limit of {limits.max_sequence} steps")
+    unknown = [n for n in given if n not in specs]
+    if unknown:
+        raise RequestError(422, f"unknown input {shown(unknown[0])}; this model takes {', '.join(specs)}")
+    feeds = {name: _tensor(name, tensor, specs[name]) for name, tensor in given.items()}
+    sizes = symbolic_sizes(graph["inputs"], feeds)
+    if sizes.get("batch", 1) > limits.max_instances:
+        raise RequestError(413, f"batch {sizes['batch']} in one request; the limit is {limits.max_instances} (--max-instances)")
+    longest = max((size for dim, size in sizes.items() if dim != "batch"), default=0)
+    if longest > limits.max_sequence:
+        raise RequestError(413, f"an axis of {longest} steps is longer than the limit of {limits.max_sequence} (--max-sequence)")
+    check_cost(sizes, limits)
     for name in list(states) + list(ragged):
         if name in feeds or name not in specs:
             continue
         if name in states:
             feeds[name] = zero_state(specs[name], sizes.get("batch", 1))
-        else:
-            sequence = feeds.get(ragged[name])
-            if sequence is not None:
-                feeds[name] = np.full(sequence.shape[0], sequence.shape[1], dtype=np.int64)
+        elif ragged[name] in feeds:
+            sequence = feeds[ragged[name]]
+            feeds[name] = np.full(sequence.shape[0], sequence.shape[1], dtype=np.int64)
+    check_values(graph["inputs"], feeds, ragged)
     return feeds
+
+
+def symbolic_sizes(inputs: List[Mapping[str, Any]], feeds: Mapping[str, np.ndarray]) -> Dict[str, int]:
+    """The size of every named axis (``batch``, ``time``, ...) and the value of every scalar
+    input (``steps``, ``max_len``: output axes are named after them)."""
+    sizes: Dict[str, int] = {}
+    for spec in inputs:
+        array = feeds.get(spec["name"])
+        if array is None:
+            continue
+        if not spec["shape"]:
+            if array.dtype.kind in "iu" and array.size == 1:
+                sizes[spec["name"]] = int(array.reshape(-1)[0])
+            continue
+        for dim, size in zip(spec["shape"], array.shape):
+            if isinstance(dim, str):
+                sizes.setdefault(dim, int(size))
+    return sizes
+
+
+def cost(sizes: Mapping[str, int]) -> int:
+    """Rows x steps: the batch times every other named axis or step count summed (a seq2seq
+    model runs its source and its target; generate runs the prefix and the steps)."""
+    steps = sum(size for dim, size in sizes.items() if dim != "batch")
+    return sizes.get("batch", 1) * max(1, steps)
+
+
+def check_cost(sizes: Mapping[str, int], limits: Limits) -> None:
+    spent = cost(sizes)
+    if spent > limits.max_tokens:
+        raise RequestError(413, f"the request runs {spent} rows x steps; the limit is {limits.max_tokens} (--max-tokens); send fewer rows or shorter sequences")
+
+
+def check_values(inputs: List[Mapping[str, Any]], feeds: Mapping[str, np.ndarray], ragged: Mapping[str, str]) -> None:
+    """Token ids inside the vocabulary and lengths in [1, T], before the model sees them
+    (finite floats are checked as each tensor is read)."""
+    for spec in inputs:
+        array = feeds.get(spec["name"])
+        if array is None or not array.size:
+            continue
+        if spec.get("vocab") is not None:
+            _check_vocab(spec, array, f"input {spec['name']!r}")
+        if spec["name"] in ragged and ragged[spec["name"]] in feeds:
+            sequence = feeds[ragged[spec["name"]]]
+            steps = sequence.shape[1] if sequence.ndim >= 2 else 0
+            if array.min() < 1 or array.max() > steps:
+                raise RequestError(422, f"input {spec['name']!r} must be in [1, {steps}] (the time axis of {ragged[spec['name']]!r}), got values in [{array.min()}, {array.max()}]")

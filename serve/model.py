@@ -1,6 +1,8 @@
-"""One served bundle: its manifest, a runtime for each graph, and the tensor plumbing."""
+"""One served bundle: its manifest, a runtime for each graph, and runs that can be stopped."""
 
+import asyncio
 import threading
+from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional
@@ -8,22 +10,27 @@ from typing import Any, Callable, Dict, List, Optional
 import numpy as np
 
 from export.feeds import check_feeds
-from export.files import check_files, read_manifest
+from export.files import BundleError, check_files, read_manifest
+from serve import memory
 
 RUNTIMES = ("onnxruntime", "torchscript")
 Arrays = Dict[str, np.ndarray]
+Runner = Callable[[Arrays, Any], Arrays]  # (feeds, onnxruntime RunOptions or None) -> outputs
 
 
-def _onnx_runner(path: Path, threads: int) -> Callable[[Arrays], Arrays]:
+def _onnx_runner(path: Path, threads: int) -> Runner:
     import onnxruntime as ort
 
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads
+    # Without the arena, a large run's buffers go back to the allocator when it ends, so the
+    # server's memory returns to its idle size instead of staying at its largest request.
+    options.enable_cpu_mem_arena = False
     session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
     names = [o.name for o in session.get_outputs()]
 
-    def run(feeds: Arrays) -> Arrays:
-        return dict(zip(names, session.run(None, feeds)))
+    def run(feeds: Arrays, run_options: Any) -> Arrays:
+        return dict(zip(names, session.run(None, feeds, run_options)))
 
     return run
 
@@ -50,7 +57,7 @@ def _flatten(value: Any) -> List[Any]:
     return [value]
 
 
-def _torchscript_runner(path: Path, graph: str, entry: Dict[str, Any], threads: int) -> Callable[[Arrays], Arrays]:
+def _torchscript_runner(path: Path, graph: str, entry: Dict[str, Any], threads: int) -> Runner:
     import torch
 
     torch.set_num_threads(threads)
@@ -59,12 +66,33 @@ def _torchscript_runner(path: Path, graph: str, entry: Dict[str, Any], threads: 
     names = [o["name"] for o in entry["outputs"]]
     scalars = {t["name"]: t["dtype"] for t in entry["inputs"] if not t["shape"]}
 
-    def run(feeds: Arrays) -> Arrays:
+    def run(feeds: Arrays, run_options: Any) -> Arrays:
         with torch.no_grad():
             outputs = _flatten(method(*_nest(entry["arguments"], feeds, scalars)))
         return {n: o.numpy() for n, o in zip(names, outputs)}
 
     return run
+
+
+class ModelRun:
+    """One model run in a worker thread. ``cancel`` stops an onnxruntime run between two
+    operators (``RunOptions.terminate``, also inside a ``Loop``); a TorchScript run cannot be
+    stopped and finishes, its cost bounded by the request limits."""
+
+    def __init__(self, future: "asyncio.Future[Arrays]", run_options: Any) -> None:
+        self.future = future
+        self.run_options = run_options
+
+    def cancel(self) -> None:
+        if self.run_options is not None and not self.future.done():
+            self.run_options.terminate = True
+
+    async def result(self) -> Arrays:
+        try:
+            return await self.future
+        except asyncio.CancelledError:  # the request gave up (timeout, client gone): stop the run
+            self.cancel()
+            raise
 
 
 @dataclass
@@ -73,7 +101,7 @@ class ServedModel:
     bundle: Path
     manifest: Dict[str, Any]
     runtime: str
-    runners: Dict[str, Callable[[Arrays], Arrays]] = field(default_factory=dict)
+    runners: Dict[str, Runner] = field(default_factory=dict)
     # onnxruntime sessions are thread-safe; a TorchScript module is run by one thread at a time.
     lock: Optional[threading.Lock] = None
 
@@ -94,12 +122,30 @@ class ServedModel:
         """lengths input -> sequence input"""
         return {p["lengths"]: p["sequence"] for p in self.manifest["ragged"]}
 
-    def run(self, feeds: Arrays, graph: str = "forward") -> Arrays:
+    def run(self, feeds: Arrays, graph: str = "forward", run_options: Any = None) -> Arrays:
         check_feeds(self.graph(graph)["inputs"], feeds)
-        if self.lock is None:
-            return self.runners[graph](feeds)
-        with self.lock:
-            return self.runners[graph](feeds)
+        try:
+            if self.lock is None:
+                return self.runners[graph](feeds, run_options)
+            with self.lock:
+                return self.runners[graph](feeds, run_options)
+        finally:
+            memory.after_run()
+
+    def start(self, feeds: Arrays, executor: Executor, graph: str = "forward") -> ModelRun:
+        """Starts a run in ``executor``; call from the event loop."""
+        run_options = self._run_options()
+        future = asyncio.get_running_loop().run_in_executor(executor, self.run, feeds, graph, run_options)
+        return ModelRun(future, run_options)
+
+    def _run_options(self) -> Any:
+        if self.runtime != "onnxruntime":
+            return None
+        import onnxruntime as ort
+
+        options = ort.RunOptions()
+        options.log_severity_level = 4  # a stopped run is expected; real failures are logged by the server
+        return options
 
     def signature(self) -> Dict[str, Any]:
         """What ``GET /v1/models`` shows."""
@@ -114,15 +160,24 @@ class ServedModel:
             "ragged": self.manifest["ragged"],
             "labels": self.manifest["labels"],
             "tokenizer": self.manifest.get("tokenizer"),
+            "verified": _verified(self.manifest),
         }
 
 
-def load_model(bundle: Path, runtime: str, threads: int = 1) -> ServedModel:
+def _verified(manifest: Dict[str, Any]) -> bool:
+    parity = manifest.get("parity")
+    return isinstance(parity, dict) and parity.get("passed") is True
+
+
+def load_model(bundle: Path, runtime: str, threads: int = 1, allow_unverified: bool = False) -> ServedModel:
     """Reads and checks a bundle, and opens one runtime per graph it has a file for."""
     if runtime not in RUNTIMES:
         raise ValueError(f"--runtime must be one of {', '.join(RUNTIMES)}, got {runtime!r}")
     manifest = read_manifest(bundle)
     check_files(bundle, manifest)
+    if not allow_unverified and not _verified(manifest):
+        state = "failed its verification" if isinstance(manifest.get("parity"), dict) else "was never verified"
+        raise BundleError(f"{bundle} {state}; run `zoo verify {bundle}` (or serve it anyway with --allow-unverified)")
     model = ServedModel(manifest["model"]["name"], bundle, manifest, runtime)
     for graph, entry in manifest["graphs"].items():
         if runtime == "onnxruntime":

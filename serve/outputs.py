@@ -1,13 +1,19 @@
 """Model outputs -> what the task needs: labels with probabilities, next-token distributions,
-forecasts, decoded text; and tensors as JSON for explicit requests."""
+forecasts, decoded text; tensors as JSON for explicit requests; and the size a reply will have,
+known from the output shapes before the model runs."""
 
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Mapping, Optional, Sequence
 
 import numpy as np
 
+from serve.body import RequestError
 from serve.inputs import Tokenizer
 
-TOP = 5  # labels / tokens listed per result
+TOP = 5  # labels / tokens listed per result unless the request asks for another top_k
+JSON_BYTES_PER_NUMBER = 24  # "-1.2345678901234567e-05, ": the longest a float32 prints as
+RESULT_BYTES = 200  # a result's fixed part: label, probability, keys
+TENSOR_TASKS = ("encoder",)  # tasks whose result is the output tensors themselves
+STEP_TASKS = ("tagging", "forecasting")  # one number per step in the result
 
 
 def tensor_json(array: np.ndarray) -> Dict[str, Any]:
@@ -23,20 +29,20 @@ def _label(labels: Optional[List[str]], index: int) -> str:
     return labels[index] if labels and index < len(labels) else str(index)
 
 
-def _ranked(probabilities: np.ndarray, names: List[str]) -> List[Dict[str, Any]]:
-    order = np.argsort(-probabilities, kind="stable")[:TOP]
+def _ranked(probabilities: np.ndarray, names: List[str], top: int) -> List[Dict[str, Any]]:
+    order = np.argsort(-probabilities, kind="stable")[:top]
     return [{"label": names[i], "probability": float(probabilities[i])} for i in order]
 
 
 def task_result(task: str, outputs: Dict[str, np.ndarray], output_names: List[str], labels: Optional[List[str]],
-                tokenizer: Tokenizer) -> Dict[str, Any]:  # fmt: skip
+                tokenizer: Tokenizer, top: int = TOP) -> Dict[str, Any]:  # fmt: skip
     """One instance's reply; ``outputs`` are that row's arrays (no batch axis)."""
     main = outputs[output_names[0]]
     if task == "classification":
         probabilities = _softmax(main)
         names = [_label(labels, i) for i in range(len(probabilities))]
         best = int(np.argmax(probabilities))
-        return {"label": names[best], "probability": float(probabilities[best]), "top": _ranked(probabilities, names)}
+        return {"label": names[best], "probability": float(probabilities[best]), "top": _ranked(probabilities, names, top)}
     if task == "binary-classification":
         value = float(main.reshape(-1)[0])
         probability = value if output_names[0] == "probability" else float(1 / (1 + np.exp(-value)))
@@ -44,7 +50,7 @@ def task_result(task: str, outputs: Dict[str, np.ndarray], output_names: List[st
     if task == "language-model":
         probabilities = _softmax(main[-1])  # after the last step
         names = tokenizer.tokens if len(tokenizer.tokens) == len(probabilities) else [str(i) for i in range(len(probabilities))]
-        return {"next": [{"token": r["label"], "probability": r["probability"]} for r in _ranked(probabilities, names)]}
+        return {"next": [{"token": r["label"], "probability": r["probability"]} for r in _ranked(probabilities, names, top)]}
     if task == "tagging":
         ids = main.argmax(axis=-1).tolist()
         return {"tokens": ids, "text": tokenizer.decode(ids) if tokenizer.ready else None}
@@ -59,3 +65,29 @@ def task_result(task: str, outputs: Dict[str, np.ndarray], output_names: List[st
 def decoded_result(tokens: np.ndarray, tokenizer: Tokenizer) -> Dict[str, Any]:
     ids = [int(t) for t in tokens]
     return {"tokens": ids, "text": tokenizer.decode(ids) if tokenizer.ready else None}
+
+
+def elements(spec: Mapping[str, Any], sizes: Mapping[str, int]) -> int:
+    """Values in an output of ``spec``'s shape, its named axes sized by ``sizes``."""
+    count = 1
+    for dim in spec["shape"]:
+        count *= sizes.get(dim, 1) if isinstance(dim, str) else dim
+    return count
+
+
+def tensors_bytes(outputs: Sequence[Mapping[str, Any]], names: Sequence[str], sizes: Mapping[str, int]) -> int:
+    """The JSON size of returning the ``names`` outputs as tensors, at most."""
+    return sum(elements(o, sizes) for o in outputs if o["name"] in names) * JSON_BYTES_PER_NUMBER
+
+
+def results_bytes(task: str, outputs: Sequence[Mapping[str, Any]], row_steps: Sequence[int], top: int) -> int:
+    """The JSON size of ``task_result`` for rows of these lengths, at most."""
+    if task in TENSOR_TASKS:
+        return sum(tensors_bytes(outputs, [o["name"] for o in outputs], {"batch": 1, "time": steps}) for steps in row_steps)
+    per_step = 2 * JSON_BYTES_PER_NUMBER if task in STEP_TASKS else 0  # an id or value and its text
+    return sum(RESULT_BYTES + top * 60 + per_step * steps for steps in row_steps)
+
+
+def check_reply(size: int, limit: int, hint: str) -> None:
+    if size > limit:
+        raise RequestError(413, f"the reply would be about {size // 1024} KiB; the limit is {limit // 1024} KiB (--max-reply-kb); {hint}")

@@ -1,11 +1,37 @@
 """`zoo serve BUNDLE...`: the HTTP server over ``serve.app``."""
 
+import logging
+import socket
 from pathlib import Path
 from typing import Annotated, List
 
 import typer
 
+from serve.limits import Limits
 from zoo.cli.console import console, fail, user_errors
+
+_DEFAULT = Limits()
+_MiB = 1024 * 1024
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    """The listening socket, bound before the server says it is serving (a busy port is one
+    line and exit 2, not an announcement followed by uvicorn's traceback)."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as exc:
+        fail(f"--host {host}: {exc.strerror}; give an address such as 127.0.0.1 or 0.0.0.0")
+    family, kind, protocol, _, address = infos[0]
+    sock = socket.socket(family, kind, protocol)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind(address)
+    except OSError as exc:
+        sock.close()
+        fail(f"cannot listen on {host}:{port} ({exc.strerror}); choose another --port or stop what holds it")
+    sock.listen(2048)
+    sock.set_inheritable(True)
+    return sock
 
 
 def serve_command(
@@ -13,14 +39,19 @@ def serve_command(
     host: Annotated[str, typer.Option(help="Interface to bind; 0.0.0.0 exposes the server to the network.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=1, max=65535, help="TCP port.")] = 8000,
     runtime: Annotated[str, typer.Option(help="onnxruntime (model.onnx) or torchscript (model.pt).")] = "onnxruntime",
+    allow_unverified: Annotated[bool, typer.Option("--allow-unverified", help="Serve bundles whose manifest records no passed `zoo verify`.")] = False,
     max_batch: Annotated[int, typer.Option(min=1, help="Rows per model run for dynamic batching; 1 turns it off.")] = 32,
     max_delay_ms: Annotated[float, typer.Option(min=0, help="How long the first request of a batch waits for others.")] = 5.0,
-    max_instances: Annotated[int, typer.Option(min=1, help="Instances (batch) per request.")] = 256,
-    max_sequence: Annotated[int, typer.Option(min=1, help="Steps per instance, tokens per prefix, steps to generate.")] = 4096,
-    max_body_kb: Annotated[int, typer.Option(min=1, help="Largest request body in KiB.")] = 2048,
-    max_sessions: Annotated[int, typer.Option(min=1, help="Open stateful sessions.")] = 1000,
-    session_ttl_s: Annotated[float, typer.Option(min=1, help="Idle seconds before a session expires.")] = 600.0,
-    timeout_s: Annotated[float, typer.Option(min=0.01, help="Per-request timeout in seconds.")] = 30.0,
+    max_instances: Annotated[int, typer.Option(min=1, help="Instances (rows) per request.")] = _DEFAULT.max_instances,
+    max_sequence: Annotated[int, typer.Option(min=1, help="Steps per instance, tokens per prefix, steps to generate or decode.")] = _DEFAULT.max_sequence,
+    max_tokens: Annotated[int, typer.Option(min=1, help="Rows x steps per request and per batched model run (bounds a run's memory).")] = _DEFAULT.max_tokens,
+    max_body_kb: Annotated[int, typer.Option(min=1, help="Largest request body in KiB, counted as it streams in.")] = _DEFAULT.max_body_bytes // 1024,
+    max_reply_kb: Annotated[int, typer.Option(min=1, help="Largest reply in KiB, estimated before the model runs.")] = _DEFAULT.max_reply_bytes // 1024,
+    max_sessions: Annotated[int, typer.Option(min=1, help="Open stateful sessions.")] = _DEFAULT.max_sessions,
+    max_session_mb: Annotated[float, typer.Option(min=0.001, help="MiB of state all open sessions hold together.")] = _DEFAULT.max_session_bytes / _MiB,
+    session_ttl_s: Annotated[float, typer.Option(min=1, help="Idle seconds before a session expires.")] = _DEFAULT.session_ttl_s,
+    timeout_s: Annotated[float, typer.Option(min=0.01, help="Per-request timeout in seconds; the model run is stopped then.")] = _DEFAULT.timeout_s,
+    max_connections: Annotated[int, typer.Option(min=1, help="Open connections and requests at once; more get 503.")] = 256,
     threads: Annotated[int, typer.Option(min=1, help="Threads per model run (onnxruntime intra-op, torch).")] = 1,
     workers: Annotated[int, typer.Option(min=1, help="Model runs at the same time.")] = 2,
 ) -> None:  # fmt: skip
@@ -28,15 +59,20 @@ def serve_command(
     import uvicorn
 
     from serve.app import Settings, create_app
-    from serve.inputs import Limits
     from serve.model import load_model
 
+    sock = _listen(host, port)  # first: a busy port fails at once, before seconds of loading
     with user_errors():
-        models = [load_model(bundle, runtime, threads) for bundle in bundles]
+        models = [load_model(bundle, runtime, threads, allow_unverified) for bundle in bundles]
         names = [m.name for m in models]
         if len(set(names)) != len(names):
             fail(f"two bundles hold the same model name ({', '.join(names)}); serve one of each")
-        limits = Limits(max_instances, max_sequence, max_body_kb * 1024, max_sessions, session_ttl_s, timeout_s)
+        limits = Limits(max_instances=max_instances, max_sequence=max_sequence, max_tokens=max_tokens,
+                        max_body_bytes=max_body_kb * 1024, max_reply_bytes=max_reply_kb * 1024,
+                        max_sessions=max_sessions, max_session_bytes=int(max_session_mb * _MiB),
+                        session_ttl_s=session_ttl_s, timeout_s=timeout_s)  # fmt: skip
         app = create_app(models, Settings(max_batch, max_delay_ms, limits, workers))
-    console.print(f"serving {', '.join(names)} ({runtime}) on http://{host}:{port}  (docs: /docs, metrics: /metrics)")
-    uvicorn.run(app, host=host, port=port, log_level="warning")
+    logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s", level=logging.WARNING)
+    console.print(f"serving {', '.join(names)} ({runtime}) on http://{host}:{port}  (docs: /docs, metrics: /metrics)", soft_wrap=True)
+    config = uvicorn.Config(app, log_level="warning", limit_concurrency=max_connections, timeout_graceful_shutdown=5)
+    uvicorn.Server(config).run(sockets=[sock])

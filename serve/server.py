@@ -1,0 +1,314 @@
+"""What each endpoint does: the served models, their batchers and sessions, and the checks a
+request passes before any model runs (``serve.app`` wires these to HTTP routes).
+
+Every error is JSON, ``{"error": {"status": N, "message": "..."}}``: 400 malformed body, 404
+unknown model, session or graph, 413 over a size limit, 422 content that does not fit the
+model, 429 too many sessions or too much session state, 504 past the request timeout (the run
+is stopped) — and the worker keeps serving. A 500 means a bug: its body says only that, and the
+server's log has the traceback.
+"""
+
+import asyncio
+import gc
+import logging
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, Awaitable, Callable, Dict, List, Optional, Sequence
+
+import numpy as np
+from fastapi import Request
+from fastapi.responses import JSONResponse, Response
+from starlette.requests import ClientDisconnect
+
+from export.feeds import InputError
+from serve import memory
+from serve.batching import Batcher, BatchPolicy
+from serve.body import INT64_MAX, RequestError, integer, names, number, read_json, text
+from serve.budget import ByteBudget
+from serve.inputs import (
+    Tokenizer,
+    check_cost,
+    explicit_feeds,
+    pad_rows,
+    raw_rows,
+    symbolic_sizes,
+    zero_state,
+)
+from serve.limits import Limits
+from serve.metrics import Metrics
+from serve.model import ServedModel
+from serve.outputs import (
+    TOP,
+    check_reply,
+    decoded_result,
+    elements,
+    results_bytes,
+    task_result,
+    tensor_json,
+    tensors_bytes,
+)
+from serve.sessions import SessionStore
+
+log = logging.getLogger("zoo.serve")
+
+PREDICT_KEYS = ("instances", "inputs", "outputs", "top_k", "max_len")
+STEP_KEYS = ("instances", "inputs", "outputs", "top_k")
+GENERATE_KEYS = ("prefix", "steps", "temperature", "top_k", "seed")
+BODIES_AT_ONCE = 4  # bodies of the largest allowed size read and held together
+SEED_MAX = 2**31 - 2  # the sampler's Park-Miller state space
+TOP_MAX = 100
+TENSORS_HINT = 'ask for fewer tensors with "outputs": [...], or send "instances" for top-k results'
+
+
+@dataclass(frozen=True)
+class Settings:
+    max_batch: int = 32  # rows per model run; 1 turns batching off
+    max_delay_ms: float = 5.0
+    limits: Limits = field(default_factory=Limits)
+    workers: int = 2  # threads running models
+
+
+def error_response(status: int, message: str, headers: Optional[Dict[str, str]] = None) -> JSONResponse:
+    return JSONResponse({"error": {"status": status, "message": message}}, status_code=status, headers=headers)
+
+
+class Server:
+    """The models, their batchers and sessions; the routes call into it."""
+
+    def __init__(self, models: List[ServedModel], settings: Settings) -> None:
+        self.models = {m.name: m for m in models}
+        self.settings = settings
+        self.limits = settings.limits
+        self.tokenizers = {m.name: Tokenizer(m.manifest.get("tokenizer"), m.manifest.get("vocabulary")) for m in models}
+        self.sessions = SessionStore(self.limits.max_sessions, self.limits.max_session_bytes, self.limits.session_ttl_s)
+        self.metrics = Metrics()
+        self.executor = ThreadPoolExecutor(settings.workers, thread_name_prefix="zoo-model")
+        self.bodies: Optional[ByteBudget] = None
+        self.batchers: Dict[str, Batcher] = {}
+        self.ready = False
+
+    def start(self) -> None:
+        memory.configure()
+        # Everything loaded so far (torch, onnxruntime, the models) lives as long as the server:
+        # out of the collector's sight, a full collection no longer walks it (a ~100 ms pause
+        # every few thousand requests, the p99 of a loaded server).
+        gc.collect()
+        gc.freeze()
+        self.bodies = ByteBudget(BODIES_AT_ONCE * self.limits.max_body_bytes)
+        policy = BatchPolicy(self.settings.max_batch, self.settings.max_delay_ms / 1000, self.limits.max_tokens, self.settings.workers)
+        for name, model in self.models.items():
+            batcher = Batcher(model.graph(), model.state_pairs, model.ragged, lambda feeds, m=model: m.start(feeds, self.executor),
+                              policy, lambda size, name=name: self.metrics.batch.labels(name).observe(size))  # fmt: skip
+            batcher.start()
+            self.batchers[name] = batcher
+        self.ready = True
+
+    async def stop(self) -> None:
+        self.ready = False
+        for batcher in self.batchers.values():
+            await batcher.stop()
+        self.executor.shutdown(wait=False, cancel_futures=True)
+
+    def model(self, name: str) -> ServedModel:
+        if name not in self.models:
+            raise RequestError(404, f"no model {name[:64]!r} is served; GET /v1/models lists {', '.join(self.models)}")
+        return self.models[name]
+
+    async def body(self, request: Request, allowed: Sequence[str]) -> Dict[str, Any]:
+        body = await read_json(request, self.limits.max_body_bytes)
+        unknown = [k for k in body if k not in allowed]
+        if unknown:
+            raise RequestError(400, f"unknown key {unknown[0][:40]!r} in the body; this endpoint takes {', '.join(allowed)}")
+        return body
+
+    async def run(self, model: ServedModel, feeds: Dict[str, np.ndarray], graph: str = "forward") -> Dict[str, np.ndarray]:
+        return await model.start(feeds, self.executor, graph).result()
+
+    async def timed(self, model: str, endpoint: str, work: Callable[[], Awaitable[Any]], request: Optional[Request] = None) -> Response:
+        """Runs a request under the timeout and the body budget, maps errors to JSON, records the metrics."""
+        start = time.perf_counter()
+        try:
+            reply = await asyncio.wait_for(self._within_budget(work, request), self.limits.timeout_s)
+            response: Response = JSONResponse(reply)
+        except RequestError as exc:
+            response = error_response(exc.status, str(exc), {"connection": "close"} if exc.close else None)
+        except InputError as exc:
+            response = error_response(422, str(exc))
+        except ClientDisconnect:
+            response = error_response(400, "the client closed the connection before its body arrived")
+        except asyncio.TimeoutError:
+            response = error_response(504, f"the request took longer than the {self.limits.timeout_s:g} s timeout (--timeout-s); its model run was stopped")
+        except Exception:  # noqa: BLE001 - a bug must not take the worker down, nor leak its details
+            log.exception("%s %s failed", endpoint, model)
+            response = error_response(500, "internal error; the server's log has the details")
+        self.metrics.observe(model if model in self.models else "-", endpoint, response.status_code, time.perf_counter() - start)
+        return response
+
+    async def _within_budget(self, work: Callable[[], Awaitable[Any]], request: Optional[Request]) -> Any:
+        if request is None or self.bodies is None:
+            return await work()
+        declared = request.headers.get("content-length", "")
+        size = int(declared) if declared.isdigit() else self.limits.max_body_bytes
+        async with self.bodies.hold(size):
+            return await work()
+
+    # --- endpoints ---------------------------------------------------------------------------
+
+    async def predict(self, name: str, request: Request) -> Dict[str, Any]:
+        model = self.model(name)
+        body = await self.body(request, PREDICT_KEYS)
+        top = integer(body, "top_k", TOP, 1, TOP_MAX)
+        if ("inputs" in body) == ("instances" in body):
+            raise RequestError(400, 'send either "instances" (raw) or "inputs" (explicit tensors), not both or neither')
+        if "inputs" in body:
+            return await self._explicit(model, body)
+        if "outputs" in body:
+            raise RequestError(400, '"outputs" selects the tensors of an explicit request ("inputs"); raw instances get results')
+        if model.task == "seq2seq":
+            return {"model": name, "results": await self._decode(model, body)}
+        if "max_len" in body:
+            raise RequestError(400, '"max_len" is for seq2seq models only')
+        graph = model.graph()
+        tokenizer = self.tokenizers[name]
+        raw = raw_rows(body, graph, tokenizer, self.limits, set(model.state_pairs) | set(model.ragged))
+        steps = [max((a.shape[0] if a.ndim else 1) for a in row.values()) for row in raw.rows]
+        check_reply(results_bytes(model.task, graph["outputs"], steps, top), self.limits.max_reply_bytes, "send fewer instances")
+        outputs = await self.batchers[name].submit(raw.rows)
+        output_names = [o["name"] for o in graph["outputs"]]
+        labels = model.manifest.get("labels")
+        results = [task_result(model.task, row, output_names, labels, tokenizer, top) for row in outputs]
+        for result, unknown in zip(results, raw.unknown):
+            if unknown:
+                result["unknown_tokens"] = unknown  # the model saw <unk> for these
+        return {"model": name, "results": results}
+
+    async def _explicit(self, model: ServedModel, body: Dict[str, Any]) -> Dict[str, Any]:
+        if "max_len" in body:
+            raise RequestError(400, '"max_len" is for raw seq2seq instances; explicit tensors run the forward graph')
+        graph = model.graph()
+        feeds = explicit_feeds(body, graph, model.state_pairs, model.ragged, self.limits)
+        every = [o["name"] for o in graph["outputs"]]
+        wanted = names(body, "outputs", every, every) or []
+        sizes = symbolic_sizes(graph["inputs"], feeds)
+        check_reply(tensors_bytes(graph["outputs"], wanted, sizes), self.limits.max_reply_bytes, TENSORS_HINT)
+        outputs = await self.run(model, feeds)
+        return {"model": model.name, "outputs": {k: tensor_json(outputs[k]) for k in wanted}}
+
+    async def _decode(self, model: ServedModel, body: Dict[str, Any]) -> List[Dict[str, Any]]:
+        if "decode" not in model.runners:
+            raise RequestError(404, f"{model.name}'s bundle has no decode graph for this runtime")
+        graph = model.graph("decode")
+        ragged = model.ragged
+        tokenizer = self.tokenizers[model.name]
+        raw = raw_rows(body, graph, tokenizer, self.limits, set(ragged) | {"max_len"})
+        (sequence,) = [t["name"] for t in graph["inputs"] if t["name"] not in ragged and t["shape"]]
+        lengths_name = next(k for k, v in ragged.items() if v == sequence)
+        padded, steps = pad_rows([row[sequence] for row in raw.rows])
+        longest = min(2 * int(steps.max()) + 2, self.limits.max_sequence)
+        max_len = integer(body, "max_len", longest, 1, self.limits.max_sequence)
+        sizes = {"batch": len(raw.rows), "src_time": padded.shape[1], "max_len": max_len}
+        check_cost(sizes, self.limits)
+        check_reply(results_bytes("tagging", graph["outputs"], [max_len] * len(raw.rows), 0), self.limits.max_reply_bytes, "send fewer instances or a smaller max_len")
+        outputs = await self.run(model, {sequence: padded, lengths_name: steps, "max_len": np.array(max_len, dtype=np.int64)}, "decode")
+        return [decoded_result(row, tokenizer) for row in outputs["tokens"]]
+
+    async def generate(self, name: str, request: Request) -> Dict[str, Any]:
+        model = self.model(name)
+        if "generate" not in model.runners:
+            raise RequestError(404, f"{name} has no generate graph (only the character language models do)")
+        body = await self.body(request, GENERATE_KEYS)
+        graph = model.graph("generate")
+        vocab = next((t.get("vocab") for t in graph["inputs"] if t["name"] == "prefix"), None) or INT64_MAX
+        prefix = text(body, "prefix")
+        steps = integer(body, "steps", 100, 1, self.limits.max_sequence)
+        temperature = number(body, "temperature", 1.0, 1e-3, 1e3, zero=True)  # 0: greedy
+        top_k = integer(body, "top_k", 0, 0, vocab)  # 0: every token
+        seed = integer(body, "seed", 0, 0, SEED_MAX)
+        tokenizer = self.tokenizers[name]
+        if tokenizer.characters and len(prefix) > self.limits.max_sequence:
+            raise RequestError(413, f"the prefix has {len(prefix)} characters; the limit is {self.limits.max_sequence} (--max-sequence)")
+        ids = np.asarray([tokenizer.encode(prefix, "the prefix")], dtype=np.int64)
+        if ids.shape[1] > self.limits.max_sequence:
+            raise RequestError(413, f"the prefix has {ids.shape[1]} tokens; the limit is {self.limits.max_sequence} (--max-sequence)")
+        check_cost({"batch": 1, "time": ids.shape[1], "steps": steps}, self.limits)
+        feeds = {"prefix": ids, "steps": np.array(steps, dtype=np.int64), "temperature": np.array(temperature, dtype=np.float32),
+                 "top_k": np.array(top_k, dtype=np.int64), "seed": np.array(seed, dtype=np.int64)}  # fmt: skip
+        tokens = (await self.run(model, feeds, "generate"))["tokens"][0]
+        return {"model": name, "prefix": prefix, "text": prefix + tokenizer.decode([int(t) for t in tokens]), "tokens": tokens.tolist()}
+
+    async def open_session(self, name: str) -> Dict[str, Any]:
+        model = self.model(name)
+        if not model.state_pairs:
+            raise RequestError(404, f"{name} carries no state between calls; use /predict")
+        key = self.sessions.open(name)
+        self.metrics.sessions.set(self.sessions.count())
+        return {"model": name, "session": key, "ttl_s": self.limits.session_ttl_s}
+
+    async def step(self, name: str, key: str, request: Request) -> Dict[str, Any]:
+        model = self.model(name)
+        session = self.sessions.get(name, key)
+        body = await self.body(request, STEP_KEYS)
+        graph = model.graph()
+        top = integer(body, "top_k", TOP, 1, TOP_MAX)
+        returned = [o["name"] for o in graph["outputs"] if o["name"] not in model.state_pairs.values()]
+        wanted = names(body, "outputs", returned, []) or []  # the last step's top-k by default
+        feeds, unknown = self._step_feeds(model, body)
+        sizes = symbolic_sizes(graph["inputs"], feeds)
+        batch = sizes.get("batch", 1)
+        reply = tensors_bytes(graph["outputs"], wanted, sizes) + results_bytes(model.task, graph["outputs"], [sizes.get("time", 1)] * batch, top)
+        check_reply(reply, self.limits.max_reply_bytes, 'ask for fewer tensors in "outputs" (the results hold the last step\'s top-k)')
+        state_outputs = [o for o in graph["outputs"] if o["name"] in model.state_pairs.values()]
+        new_bytes = sum(elements(o, sizes) * np.dtype(o["dtype"]).itemsize for o in state_outputs)
+        async with session.lock:
+            if session.state is not None:
+                for state_input, array in session.state.items():
+                    if feeds[state_input].shape != array.shape:
+                        raise RequestError(422, f"this session holds state of shape {list(array.shape)}; send chunks of the same batch ({array.shape[-2] if array.ndim > 1 else array.shape[0]} rows)")
+                    feeds[state_input] = array
+            self.sessions.reserve(session, new_bytes)
+            try:
+                outputs = await self.run(model, feeds)
+                session.state = {i: outputs[o] for i, o in model.state_pairs.items()}
+            finally:
+                session.reserved = 0
+            session.steps += sizes.get("time", 0)
+        output_names = [o["name"] for o in graph["outputs"]]
+        labels, tokenizer = model.manifest.get("labels"), self.tokenizers[name]
+        results = []
+        for row in range(batch):
+            arrays = {k: np.take(v, row, axis=_batch_axis(graph, k)) for k, v in outputs.items() if k in returned}
+            results.append(task_result(model.task, arrays, output_names, labels, tokenizer, top))
+        if unknown:
+            results[0]["unknown_tokens"] = unknown
+        reply_body: Dict[str, Any] = {"model": name, "session": key, "steps": session.steps, "results": results}
+        if wanted:
+            reply_body["outputs"] = {k: tensor_json(outputs[k]) for k in wanted}
+        return reply_body
+
+    def _step_feeds(self, model: ServedModel, body: Dict[str, Any]) -> tuple:
+        """A step's feeds (zero state for now: the session's replaces it) and its unknown tokens."""
+        graph = model.graph()
+        if ("inputs" in body) == ("instances" in body):
+            raise RequestError(400, 'send either "instances" (one chunk) or "inputs" (explicit tensors), not both or neither')
+        if "inputs" in body:  # state given here is replaced by the session's after the first chunk
+            return explicit_feeds(body, graph, model.state_pairs, model.ragged, self.limits), 0
+        raw = raw_rows(body, graph, self.tokenizers[model.name], self.limits, set(model.state_pairs) | set(model.ragged))
+        if len(raw.rows) != 1:
+            raise RequestError(422, "a session step takes one instance: the next chunk of its sequence")
+        feeds = {k: v[None] for k, v in raw.rows[0].items()}
+        for lengths, sequence in model.ragged.items():
+            feeds[lengths] = np.array([feeds[sequence].shape[1]], dtype=np.int64)
+        feeds.update({t["name"]: zero_state(t, 1) for t in graph["inputs"] if t["name"] in model.state_pairs})
+        return feeds, raw.unknown[0]
+
+    async def close_session(self, name: str, key: str) -> Dict[str, Any]:
+        self.model(name)
+        self.sessions.close(name, key)
+        self.metrics.sessions.set(self.sessions.count())
+        return {"model": name, "session": key, "closed": True}
+
+
+def _batch_axis(graph: Dict[str, Any], output: str) -> int:
+    spec = next(o for o in graph["outputs"] if o["name"] == output)
+    return list(spec["shape"]).index("batch")
