@@ -90,7 +90,8 @@ def measure(pid: int, label: str, send: Callable[[], List[str]]) -> Dict[str, An
 
 
 def _codes(*responses: httpx.Response) -> List[str]:
-    return [str(r.status_code) for r in responses]
+    codes = [str(r.status_code) for r in responses]
+    return codes if len(codes) <= 3 else [f"{codes.count(c)} x {c}" for c in sorted(set(codes))]
 
 
 def _sessions(url: str, count: int, rows: int) -> List[str]:
@@ -134,7 +135,10 @@ def hostile_cases(url: str, pid: int) -> List[Dict[str, Any]]:
             _post(url, "/v1/models/char-lstm/generate", {"prefix": "ROMEO", "temperature": -1}))),
         ('6. "" / "😀😀" to name-gru', lambda: _codes(_post(url, "/v1/models/name-gru/predict", {"instances": [""]}),
                                                       _post(url, "/v1/models/name-gru/predict", {"instances": ["😀😀"]}))),
-        ("7. JSON nested 100,000 deep", lambda: _codes(_post(url, "/v1/models/name-gru/predict", "[" * 100_000 + "]" * 100_000))),
+        ("7. JSON nested 100,000 deep / 5,000 deep", lambda: _codes(_post(url, "/v1/models/name-gru/predict", "[" * 100_000 + "]" * 100_000),
+                                                                 _post(url, "/v1/models/name-gru/predict", "[" * 5_000 + "]" * 5_000))),
+        ("1b. 16 refused 2 MB bodies (400k floats each to name-gru)", lambda: _codes(*[
+            _post(url, "/v1/models/name-gru/predict", json.dumps({"instances": [[0.5] * 400_000]})) for _ in range(16)])),
         ('7. dtype {} / "data": "12" / top_k 2^63', lambda: _codes(
             _post(url, "/v1/models/name-gru/predict", {"inputs": {"tokens": {"shape": [1, 1], "dtype": {}, "data": [1]}}}),
             _post(url, "/v1/models/name-gru/predict", {"inputs": {"tokens": {"shape": [1, 2], "dtype": "int64", "data": "12"}}}),

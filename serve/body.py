@@ -3,9 +3,12 @@ and typed fields read with their ranges. Every problem is a ``RequestError`` (a 
 
 import json
 import math
+from dataclasses import dataclass
 from typing import Any, Dict, List, Optional, Sequence
 
 from starlette.requests import Request
+
+from serve.budget import ByteBudget, Ticket
 
 INT64_MAX = 2**63 - 1
 
@@ -26,13 +29,27 @@ def shown(value: Any, width: int = 40) -> str:
     return text if len(text) <= width else text[: width - 3] + "..."
 
 
-async def read_json(request: Request, limit: int) -> Dict[str, Any]:
+FREE_BYTES = 64 * 1024  # of each body, read without taking from the shared reading budget
+MAX_CONTAINERS = 65_536  # JSON lists and objects in one body: far above any real request
+
+
+@dataclass(frozen=True)
+class BodyBudgets:
+    """``reading``: the bytes of bodies still arriving (past each one's first 64 KiB): a client
+    that stalls holds only what it sent. ``parsing``: whole bodies from parsing until they are
+    answered, what their Python objects cost (bounded by MAX_CONTAINERS, at most ~12 x the body)."""
+
+    reading: ByteBudget
+    parsing: ByteBudget
+
+
+async def read_json(request: Request, limit: int, budgets: BodyBudgets, ticket: Ticket) -> Dict[str, Any]:
     """The body as a JSON object; refused with 413 as soon as it passes ``limit`` bytes, whether
     or not it declared a Content-Length (a chunked body is counted as it arrives)."""
     declared = request.headers.get("content-length")
     if declared is not None:
         if not declared.isdigit():
-            raise RequestError(400, f"Content-Length {shown(declared)} is not a byte count")
+            raise RequestError(400, f"Content-Length {shown(declared)} is not a byte count", close=True)
         if int(declared) > limit:
             raise RequestError(413, f"the body is {declared} bytes; the limit is {limit} (--max-body-kb)", close=True)
     chunks: List[bytes] = []
@@ -41,9 +58,18 @@ async def read_json(request: Request, limit: int) -> Dict[str, Any]:
         size += len(chunk)
         if size > limit:
             raise RequestError(413, f"the body is over {limit} bytes, the limit (--max-body-kb); send fewer instances per request", close=True)
+        charge = max(0, size - FREE_BYTES) - ticket.held.get(id(budgets.reading), 0)
+        if charge > 0:
+            await ticket.take(budgets.reading, charge)
         chunks.append(chunk)
+    raw = b"".join(chunks)
+    chunks.clear()
+    if raw.count(b"[") + raw.count(b"{") > MAX_CONTAINERS:
+        raise RequestError(413, f"the body holds more than {MAX_CONTAINERS} JSON lists and objects; send fewer instances per request")
+    await ticket.take(budgets.parsing, len(raw))
+    ticket.give_back(budgets.reading)
     try:
-        body = json.loads(b"".join(chunks))
+        body = json.loads(raw)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise RequestError(400, f"the body is not valid JSON ({exc})") from None
     except ValueError:  # an integer of thousands of digits (Python's int_max_str_digits)
@@ -55,11 +81,14 @@ async def read_json(request: Request, limit: int) -> Dict[str, Any]:
     return body
 
 
-def integer(body: Dict[str, Any], key: str, default: int, low: int, high: int) -> int:
-    """``body[key]`` (or ``default``) as an integer in [low, high]; true/false and 1.5 are refused."""
+def integer(body: Dict[str, Any], key: str, default: int, low: int, high: int, limit: str = "") -> int:
+    """``body[key]`` (or ``default``) as an integer in [low, high]; true/false and 1.5 are refused.
+    ``limit``: the option that sets ``high``; going past it is then a 413, like every limit."""
     value = body.get(key, default)
     if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        raise RequestError(422, f'"{key}" must be an integer in [{low}, {high}], got {shown(value)}')
+        over = limit and isinstance(value, int) and not isinstance(value, bool) and value > high
+        where = f" ({limit})" if over else ""
+        raise RequestError(413 if over else 422, f'"{key}" must be an integer in [{low}, {high}]{where}, got {shown(value)}')
     return value
 
 

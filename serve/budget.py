@@ -1,10 +1,12 @@
-"""A shared allowance of bytes that requests take before reading their bodies and give back
-when answered, so that however many clients send large bodies at once, only so many are read,
-parsed and held in memory together (the rest wait, and their wait counts toward the timeout)."""
+"""Shared allowances of bytes, so that however many clients send large bodies at once, only so
+much is held in memory together; the rest wait, and their wait counts toward their timeout.
+
+A request takes from them through its ``Ticket``, which gives everything back when the request
+is answered (or fails, or times out). Everything here runs on the event loop's thread.
+"""
 
 import asyncio
-from contextlib import asynccontextmanager
-from typing import AsyncIterator, List
+from typing import Dict, List
 
 
 class ByteBudget:
@@ -13,9 +15,10 @@ class ByteBudget:
         self.used = 0
         self.waiters: List["asyncio.Future[None]"] = []
 
-    @asynccontextmanager
-    async def hold(self, size: int) -> AsyncIterator[None]:
-        size = min(size, self.capacity)  # one body of any allowed size may always go alone
+    async def take(self, size: int) -> int:
+        """Waits until ``size`` bytes fit (one request may always take the whole capacity) and
+        takes them; returns what was taken."""
+        size = min(size, self.capacity)
         while self.used + size > self.capacity:
             waiter = asyncio.get_running_loop().create_future()
             self.waiters.append(waiter)
@@ -25,13 +28,35 @@ class ByteBudget:
                 if waiter in self.waiters:
                     self.waiters.remove(waiter)
         self.used += size
-        try:
-            yield
-        finally:
-            # Everything here runs on the event loop's thread: no lock, and nothing to await, so
-            # a cancelled request still gives its bytes back.
-            self.used -= size
-            woken, self.waiters = self.waiters, []
-            for waiter in woken:
-                if not waiter.done():
-                    waiter.set_result(None)
+        return size
+
+    def give(self, size: int) -> None:
+        """Gives ``size`` bytes back and wakes the waiters (they check again). Nothing to
+        await: a cancelled request still gives back what it took."""
+        self.used -= size
+        woken, self.waiters = self.waiters, []
+        for waiter in woken:
+            if not waiter.done():
+                waiter.set_result(None)
+
+
+class Ticket:
+    """What one request holds of each budget."""
+
+    def __init__(self) -> None:
+        self.held: Dict[int, int] = {}
+        self.budgets: Dict[int, ByteBudget] = {}
+
+    async def take(self, budget: ByteBudget, size: int) -> None:
+        taken = await budget.take(size)
+        self.budgets[id(budget)] = budget
+        self.held[id(budget)] = self.held.get(id(budget), 0) + taken
+
+    def give_back(self, budget: ByteBudget) -> None:
+        size = self.held.pop(id(budget), 0)
+        if size:
+            budget.give(size)
+
+    def give_back_all(self) -> None:
+        for key in list(self.held):
+            self.give_back(self.budgets[key])

@@ -16,6 +16,7 @@ Values are checked before anything runs: floats finite, token ids inside the voc
 lengths in [1, T], and the request's cost (rows x steps) within ``Limits.max_tokens``.
 """
 
+import math
 import re
 from dataclasses import dataclass
 from typing import Any, Dict, List, Mapping, Optional, Tuple
@@ -93,16 +94,26 @@ def _instances(body: Dict[str, Any], limits: Limits) -> List[Any]:
 
 def _numbers(value: Any, what: str) -> np.ndarray:
     """A nested list of JSON numbers as an array; strings, booleans, nulls and ragged nesting
-    are refused rather than converted."""
+    are refused rather than converted (numpy would read true as 1.0 beside other numbers)."""
     if not isinstance(value, list):
         raise RequestError(422, f"{what} must be a list of numbers, got {shown(value)}")
     try:
         array = np.asarray(value)
     except (TypeError, ValueError, OverflowError, RecursionError):
         raise RequestError(422, f"{what} must be a regular nested list of numbers (every row the same length)") from None
-    if array.dtype.kind not in "iuf":
+    if array.dtype.kind not in "iuf" or _holds_booleans(value):
         raise RequestError(422, f"{what} must hold only numbers (no strings, booleans, nulls or uneven rows)")
     return array
+
+
+def _holds_booleans(value: List[Any]) -> bool:
+    pending = [value]
+    while pending:
+        items = pending.pop()
+        if any(type(item) is bool for item in items):
+            return True
+        pending += [item for item in items if type(item) is list]
+    return False
 
 
 def _float_array(value: Any, shape: Tuple[int, ...], what: str) -> np.ndarray:
@@ -197,17 +208,21 @@ _DTYPES = {"float32": np.float32, "float64": np.float64, "int64": np.int64, "int
 _MAX_RANK = 8
 
 
-def _tensor(name: str, tensor: Any, spec: Optional[Mapping[str, Any]]) -> np.ndarray:
+def _tensor(name: str, tensor: Any, spec: Mapping[str, Any]) -> np.ndarray:
     if not isinstance(tensor, dict) or not {"shape", "dtype", "data"} <= set(tensor):
         raise RequestError(400, f'input {name!r} must be {{"shape": [...], "dtype": "...", "data": [...]}}')
     dtype, shape = tensor["dtype"], tensor["shape"]
     if not isinstance(dtype, str) or dtype not in _DTYPES:
         raise RequestError(422, f"input {name!r}: unknown dtype {shown(dtype)}; use one of {', '.join(_DTYPES)}")
-    if spec is not None and dtype != spec["dtype"]:
+    if dtype != spec["dtype"]:
         raise RequestError(422, f"input {name!r} must be {spec['dtype']}, got {dtype}")
     if (not isinstance(shape, list) or len(shape) > _MAX_RANK
             or not all(isinstance(d, int) and not isinstance(d, bool) and 1 <= d <= 2**31 for d in shape)):  # fmt: skip
         raise RequestError(422, f"input {name!r}: shape must be a list of at most {_MAX_RANK} sizes >= 1, got {shown(shape)}")
+    declared = list(spec["shape"])
+    if len(shape) != len(declared) or any(isinstance(d, int) and d != size for d, size in zip(declared, shape)):
+        shown_dims = ", ".join(str(d) for d in declared)
+        raise RequestError(422, f"input {name!r} must have shape ({shown_dims}), got {shape}")
     data = tensor["data"]
     if not shape and not isinstance(data, list):
         data = [data]  # a scalar may come bare
@@ -218,7 +233,7 @@ def _tensor(name: str, tensor: Any, spec: Optional[Mapping[str, Any]]) -> np.nda
         info = np.iinfo(dtype)
         if array.min() < info.min or array.max() > info.max:
             raise RequestError(422, f"input {name!r}: values must fit {dtype}")
-    if array.size != int(np.prod(shape)):
+    if array.size != math.prod(shape):  # Python integers: np.prod would wrap past 2^63
         raise RequestError(422, f"input {name!r}: {array.size} values do not fill shape {shape}")
     array = array.astype(_DTYPES[dtype]).reshape(shape)
     if array.dtype.kind == "f" and not np.isfinite(array).all():

@@ -12,6 +12,7 @@ import numpy as np
 from export.feeds import check_feeds
 from export.files import BundleError, check_files, read_manifest
 from serve import memory
+from serve.manifest_check import check_manifest
 
 RUNTIMES = ("onnxruntime", "torchscript")
 Arrays = Dict[str, np.ndarray]
@@ -152,7 +153,7 @@ class ServedModel:
         return {
             "name": self.name,
             "task": self.task,
-            "task_meaning": self.manifest["model"]["task_meaning"],
+            "task_meaning": self.manifest["model"].get("task_meaning"),
             "runtime": self.runtime,
             "stateful": bool(self.manifest["state_pairs"]),
             "graphs": {g: {"inputs": e["inputs"], "outputs": e["outputs"]} for g, e in self.manifest["graphs"].items()},
@@ -175,17 +176,22 @@ def load_model(bundle: Path, runtime: str, threads: int = 1, allow_unverified: b
         raise ValueError(f"--runtime must be one of {', '.join(RUNTIMES)}, got {runtime!r}")
     manifest = read_manifest(bundle)
     check_files(bundle, manifest)
+    check_manifest(bundle, manifest)
     if not allow_unverified and not _verified(manifest):
         state = "failed its verification" if isinstance(manifest.get("parity"), dict) else "was never verified"
         raise BundleError(f"{bundle} {state}; run `zoo verify {bundle}` (or serve it anyway with --allow-unverified)")
     model = ServedModel(manifest["model"]["name"], bundle, manifest, runtime)
     for graph, entry in manifest["graphs"].items():
-        if runtime == "onnxruntime":
-            if entry.get("onnx"):
-                model.runners[graph] = _onnx_runner(bundle / entry["onnx"], threads)
-        elif (bundle / "model.pt").is_file():
-            model.runners[graph] = _torchscript_runner(bundle / "model.pt", graph, entry, threads)
-            model.lock = threading.Lock()
+        try:
+            if runtime == "onnxruntime":
+                if entry.get("onnx"):
+                    model.runners[graph] = _onnx_runner(bundle / entry["onnx"], threads)
+            elif (bundle / "model.pt").is_file():
+                model.runners[graph] = _torchscript_runner(bundle / "model.pt", graph, entry, threads)
+                model.lock = threading.Lock()
+        except Exception as exc:  # noqa: BLE001 - the runtimes raise their own types for a file they cannot load
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise BundleError(f"{bundle}: the {graph} graph does not load in {runtime} ({first[:200]}); export it again") from None
     if "forward" not in model.runners:
         wanted = "model.onnx" if runtime == "onnxruntime" else "model.pt"
         raise ValueError(f"{bundle} has no {wanted} for --runtime {runtime}; export it with --format all")

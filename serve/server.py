@@ -24,8 +24,8 @@ from starlette.requests import ClientDisconnect
 from export.feeds import InputError
 from serve import memory
 from serve.batching import Batcher, BatchPolicy
-from serve.body import INT64_MAX, RequestError, integer, names, number, read_json, text
-from serve.budget import ByteBudget
+from serve.body import INT64_MAX, BodyBudgets, RequestError, integer, names, number, read_json, text
+from serve.budget import ByteBudget, Ticket
 from serve.inputs import (
     Tokenizer,
     check_cost,
@@ -55,7 +55,8 @@ log = logging.getLogger("zoo.serve")
 PREDICT_KEYS = ("instances", "inputs", "outputs", "top_k", "max_len")
 STEP_KEYS = ("instances", "inputs", "outputs", "top_k")
 GENERATE_KEYS = ("prefix", "steps", "temperature", "top_k", "seed")
-BODIES_AT_ONCE = 4  # bodies of the largest allowed size read and held together
+BODIES_AT_ONCE = 4  # bodies of the largest allowed size parsed and held together
+READING_BYTES = 32 * 1024 * 1024  # bodies still arriving, past each one's first 64 KiB
 SEED_MAX = 2**31 - 2  # the sampler's Park-Miller state space
 TOP_MAX = 100
 TENSORS_HINT = 'ask for fewer tensors with "outputs": [...], or send "instances" for top-k results'
@@ -84,7 +85,7 @@ class Server:
         self.sessions = SessionStore(self.limits.max_sessions, self.limits.max_session_bytes, self.limits.session_ttl_s)
         self.metrics = Metrics()
         self.executor = ThreadPoolExecutor(settings.workers, thread_name_prefix="zoo-model")
-        self.bodies: Optional[ByteBudget] = None
+        self.budgets = BodyBudgets(ByteBudget(READING_BYTES), ByteBudget(BODIES_AT_ONCE * self.limits.max_body_bytes))
         self.batchers: Dict[str, Batcher] = {}
         self.ready = False
 
@@ -95,7 +96,6 @@ class Server:
         # every few thousand requests, the p99 of a loaded server).
         gc.collect()
         gc.freeze()
-        self.bodies = ByteBudget(BODIES_AT_ONCE * self.limits.max_body_bytes)
         policy = BatchPolicy(self.settings.max_batch, self.settings.max_delay_ms / 1000, self.limits.max_tokens, self.settings.workers)
         for name, model in self.models.items():
             batcher = Batcher(model.graph(), model.state_pairs, model.ragged, lambda feeds, m=model: m.start(feeds, self.executor),
@@ -116,7 +116,7 @@ class Server:
         return self.models[name]
 
     async def body(self, request: Request, allowed: Sequence[str]) -> Dict[str, Any]:
-        body = await read_json(request, self.limits.max_body_bytes)
+        body = await read_json(request, self.limits.max_body_bytes, self.budgets, request.state.ticket)
         unknown = [k for k in body if k not in allowed]
         if unknown:
             raise RequestError(400, f"unknown key {unknown[0][:40]!r} in the body; this endpoint takes {', '.join(allowed)}")
@@ -126,32 +126,36 @@ class Server:
         return await model.start(feeds, self.executor, graph).result()
 
     async def timed(self, model: str, endpoint: str, work: Callable[[], Awaitable[Any]], request: Optional[Request] = None) -> Response:
-        """Runs a request under the timeout and the body budget, maps errors to JSON, records the metrics."""
+        """Runs a request under the timeout, maps errors to JSON, records the metrics, and gives
+        back what the request held of the body budgets."""
         start = time.perf_counter()
+        ticket = Ticket()
+        if request is not None:
+            request.state.ticket = ticket
         try:
-            reply = await asyncio.wait_for(self._within_budget(work, request), self.limits.timeout_s)
+            reply = await asyncio.wait_for(work(), self.limits.timeout_s)
             response: Response = JSONResponse(reply)
-        except RequestError as exc:
-            response = error_response(exc.status, str(exc), {"connection": "close"} if exc.close else None)
-        except InputError as exc:
-            response = error_response(422, str(exc))
-        except ClientDisconnect:
-            response = error_response(400, "the client closed the connection before its body arrived")
-        except asyncio.TimeoutError:
-            response = error_response(504, f"the request took longer than the {self.limits.timeout_s:g} s timeout (--timeout-s); its model run was stopped")
-        except Exception:  # noqa: BLE001 - a bug must not take the worker down, nor leak its details
-            log.exception("%s %s failed", endpoint, model)
-            response = error_response(500, "internal error; the server's log has the details")
+        except Exception as exc:  # noqa: BLE001 - a bug must not take the worker down, nor leak its details
+            response = self._error(exc, endpoint, model)
+            _forget_frames(exc)
+        finally:
+            ticket.give_back_all()
         self.metrics.observe(model if model in self.models else "-", endpoint, response.status_code, time.perf_counter() - start)
         return response
 
-    async def _within_budget(self, work: Callable[[], Awaitable[Any]], request: Optional[Request]) -> Any:
-        if request is None or self.bodies is None:
-            return await work()
-        declared = request.headers.get("content-length", "")
-        size = int(declared) if declared.isdigit() else self.limits.max_body_bytes
-        async with self.bodies.hold(size):
-            return await work()
+    def _error(self, exc: Exception, endpoint: str, model: str) -> Response:
+        # The body may not have been read to its end: those answers close the connection.
+        close = {"connection": "close"}
+        if isinstance(exc, RequestError):
+            return error_response(exc.status, str(exc), close if exc.close else None)
+        if isinstance(exc, InputError):
+            return error_response(422, str(exc))
+        if isinstance(exc, ClientDisconnect):
+            return error_response(400, "the client closed the connection before its body arrived", close)
+        if isinstance(exc, asyncio.TimeoutError):
+            return error_response(504, f"the request took longer than the {self.limits.timeout_s:g} s timeout (--timeout-s); its model run was stopped", close)
+        log.error("%s %s failed", endpoint, model, exc_info=exc)
+        return error_response(500, "internal error; the server's log has the details")
 
     # --- endpoints ---------------------------------------------------------------------------
 
@@ -206,7 +210,7 @@ class Server:
         lengths_name = next(k for k, v in ragged.items() if v == sequence)
         padded, steps = pad_rows([row[sequence] for row in raw.rows])
         longest = min(2 * int(steps.max()) + 2, self.limits.max_sequence)
-        max_len = integer(body, "max_len", longest, 1, self.limits.max_sequence)
+        max_len = integer(body, "max_len", longest, 1, self.limits.max_sequence, "--max-sequence")
         sizes = {"batch": len(raw.rows), "src_time": padded.shape[1], "max_len": max_len}
         check_cost(sizes, self.limits)
         check_reply(results_bytes("tagging", graph["outputs"], [max_len] * len(raw.rows), 0), self.limits.max_reply_bytes, "send fewer instances or a smaller max_len")
@@ -221,7 +225,7 @@ class Server:
         graph = model.graph("generate")
         vocab = next((t.get("vocab") for t in graph["inputs"] if t["name"] == "prefix"), None) or INT64_MAX
         prefix = text(body, "prefix")
-        steps = integer(body, "steps", 100, 1, self.limits.max_sequence)
+        steps = integer(body, "steps", 100, 1, self.limits.max_sequence, "--max-sequence")
         temperature = number(body, "temperature", 1.0, 1e-3, 1e3, zero=True)  # 0: greedy
         top_k = integer(body, "top_k", 0, 0, vocab)  # 0: every token
         seed = integer(body, "seed", 0, 0, SEED_MAX)
@@ -273,12 +277,11 @@ class Server:
             finally:
                 session.reserved = 0
             session.steps += sizes.get("time", 0)
-        output_names = [o["name"] for o in graph["outputs"]]
         labels, tokenizer = model.manifest.get("labels"), self.tokenizers[name]
         results = []
-        for row in range(batch):
+        for row in range(batch):  # the state outputs stay with the session
             arrays = {k: np.take(v, row, axis=_batch_axis(graph, k)) for k, v in outputs.items() if k in returned}
-            results.append(task_result(model.task, arrays, output_names, labels, tokenizer, top))
+            results.append(task_result(model.task, arrays, returned, labels, tokenizer, top))
         if unknown:
             results[0]["unknown_tokens"] = unknown
         reply_body: Dict[str, Any] = {"model": name, "session": key, "steps": session.steps, "results": results}
@@ -307,6 +310,22 @@ class Server:
         self.sessions.close(name, key)
         self.metrics.sessions.set(self.sessions.count())
         return {"model": name, "session": key, "closed": True}
+
+
+def _forget_frames(exc: BaseException) -> None:
+    """Drops the tracebacks of a handled exception and of those it came from. A traceback holds
+    the frames it passed through, and so the request's parsed body; raised inside
+    ``asyncio.wait_for`` it also closes a cycle (exception -> frame -> task -> exception) that
+    only a full garbage collection frees, and that, after ``gc.freeze``, seldom runs: every
+    refused 2 MiB body stayed in memory."""
+    pending, seen = [exc], set()
+    while pending:
+        current = pending.pop()
+        if current is None or id(current) in seen:
+            continue
+        seen.add(id(current))
+        current.__traceback__ = None
+        pending += [current.__cause__, current.__context__]
 
 
 def _batch_axis(graph: Dict[str, Any], output: str) -> int:

@@ -17,12 +17,13 @@ from export.source import from_data, from_registry
 
 @pytest.fixture(scope="session")
 def bundles(tmp_path_factory) -> Dict[str, Path]:
-    """name-gru and char-lstm with their data's tokenizers, mnist-cnn from the registry;
+    """name-gru and char-lstm with their data's tokenizers, mnist-cnn and manual-lstm from the registry;
     exported without verification (the server tests pass --allow-unverified)."""
     root = tmp_path_factory.mktemp("serve")
     made = {name: export_bundle(from_data(name, hidden_size=16), root / name, verify=False).bundle
             for name in ("name-gru", "char-lstm")}  # fmt: skip
-    made["mnist-cnn"] = export_bundle(from_registry("mnist-cnn"), root / "mnist-cnn", verify=False).bundle
+    for name in ("mnist-cnn", "manual-lstm"):  # images; float sequences with state and lengths
+        made[name] = export_bundle(from_registry(name), root / name, verify=False).bundle
     return made
 
 

@@ -11,23 +11,26 @@ import socket
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
 import numpy as np
 import pytest
+from typer.testing import CliRunner
 
 from export.files import BundleError
 from serve.model import load_model
 from tests.serve.conftest import rss_mib, running_server
+from zoo.cli import app
 
 SESSION_MB = 0.25  # char-lstm at hidden 16 holds 256 B of state per row: 1,024 rows in all
 
 
 @pytest.fixture(scope="module")
 def hostile(bundles):
-    """A server with the default limits (but a small session budget), over two bundles."""
-    with running_server([bundles["name-gru"], bundles["char-lstm"]], "--max-session-mb", str(SESSION_MB)) as (url, process):
+    """A server with the default limits (but a small session budget), over three bundles."""
+    with running_server([bundles["name-gru"], bundles["char-lstm"], bundles["manual-lstm"]], "--max-session-mb", str(SESSION_MB)) as (url, process):
         yield url, process.pid
 
 
@@ -125,6 +128,30 @@ def test_session_state_has_a_budget_and_delete_frees_it(hostile):
     httpx.delete(url + f"/v1/models/char-lstm/sessions/{key}")
 
 
+def test_refused_bodies_do_not_stay_in_memory(hostile):
+    """A handled exception's traceback held the request's frames, and with them the parsed
+    body, in a cycle that only a full garbage collection frees: every refused 2 MB body stayed."""
+    url, pid = hostile
+    body = json.dumps({"instances": [[0.5] * 400_000]})  # 2 MB: 13 MB of Python floats once parsed
+    before = _settled_rss(pid, 0)
+    for _ in range(16):
+        _error(_post(url, "/v1/models/name-gru/predict", body), 422, "must be a string of text")
+    assert _settled_rss(pid) < before + 30
+
+
+def test_a_stateful_encoder_session_answers_its_tensors(hostile):
+    url, _ = hostile
+    key = httpx.post(url + "/v1/models/manual-lstm/sessions").json()["session"]
+    steps = np.random.default_rng(0).standard_normal((3, 64)).tolist()
+    for _ in range(2):
+        reply = _post(url, f"/v1/models/manual-lstm/sessions/{key}/step", {"instances": [steps]})
+        assert reply.status_code == 200, reply.text
+    result = reply.json()["results"][0]
+    assert set(result) == {"output"} and result["output"]["shape"] == [3, 128]  # the state stays with the session
+    assert reply.json()["steps"] == 6
+    httpx.delete(url + f"/v1/models/manual-lstm/sessions/{key}")
+
+
 # 6. values that would give a meaningless answer
 _STATE = {"shape": [2, 1, 16], "dtype": "float32"}
 
@@ -167,7 +194,8 @@ def test_temperature_zero_is_greedy_and_partly_unknown_text_is_flagged(hostile):
 @pytest.mark.parametrize(
     "path, body, status, words",
     [
-        ("/v1/models/name-gru/predict", "[" * 100_000 + "]" * 100_000, 400, ["nested too deeply"]),
+        ("/v1/models/name-gru/predict", "[" * 100_000 + "]" * 100_000, 413, ["more than 65536 JSON lists and objects"]),
+        ("/v1/models/name-gru/predict", "[" * 5_000 + "]" * 5_000, 400, ["nested too deeply"]),
         ("/v1/models/name-gru/predict", {"inputs": {"tokens": {"shape": [1, 1], "dtype": {}, "data": [1]}}}, 422, ["unknown dtype {}"]),
         ("/v1/models/name-gru/predict", {"inputs": {"tokens": {"shape": [1, 1], "dtype": [], "data": [1]}}}, 422, ["unknown dtype []"]),
         ("/v1/models/name-gru/predict", {"inputs": {"tokens": {"shape": [1, 2], "dtype": "int64", "data": "12"}}}, 422, ["must be a list of numbers"]),
@@ -183,6 +211,11 @@ def test_temperature_zero_is_greedy_and_partly_unknown_text_is_flagged(hostile):
         ("/v1/models/char-lstm/generate", {"prefix": "ROMEO", "steps": True}, 422, ['"steps" must be an integer']),
         ("/v1/models/char-lstm/generate", {"prefix": "ROMEO", "stpes": 3}, 400, ["unknown key 'stpes'"]),
         ("/v1/models/name-gru/predict", b"\xff\xfe", 400, ["not valid JSON"]),
+        ("/v1/models/name-gru/predict", {"inputs": {"tokens": {"shape": [3], "dtype": "int64", "data": [3, 4, 5]}}}, 422, ["must have shape (batch, time), got [3]"]),
+        ("/v1/models/manual-lstm/predict", {"inputs": {"input": {"shape": [2**31, 2**31, 64], "dtype": "float32", "data": []}}}, 422, ["do not fill shape"]),
+        ("/v1/models/char-lstm/predict", {"inputs": {"tokens": {"shape": [1, 2], "dtype": "int64", "data": [3, 4]},
+                                                     "h_0": {**_STATE, "data": [True] + [0.5] * 31}}}, 422, ["must hold only numbers"]),  # fmt: skip
+        ("/v1/models/char-lstm/generate", {"prefix": "ROMEO", "steps": 4097}, 413, ['"steps" must be an integer in [1, 4096] (--max-sequence)']),
         ("/v1/models/name-gru/predict", '{"instances": ["Li"], "top_k": ' + "9" * 5000 + "}", 400, ["too many digits"]),
     ],
 )
@@ -198,15 +231,13 @@ def test_405_carries_allow_and_the_schema_declares_bodies_and_errors(hostile):
     predict = document["paths"]["/v1/models/{name}/predict"]["post"]
     assert predict["requestBody"]["content"]["application/json"]["schema"]["oneOf"]
     assert {"400", "404", "413", "422", "504"} <= set(predict["responses"])
-    assert predict["parameters"][0]["schema"]["enum"] == ["name-gru", "char-lstm"]
+    assert predict["parameters"][0]["schema"]["enum"] == ["name-gru", "char-lstm", "manual-lstm"]
 
 
 # timeouts: the run stops instead of holding a worker
 def test_a_cancelled_run_stops_early(bundles):
     model = load_model(bundles["name-gru"], "onnxruntime", allow_unverified=True)
     feeds = {"tokens": np.ones((2, 4096), np.int64), "lengths": np.full(2, 4096, np.int64)}
-    from concurrent.futures import ThreadPoolExecutor
-
     async def cancelled():
         run = model.start(feeds, ThreadPoolExecutor(1))
         await asyncio.sleep(0.05)
@@ -226,6 +257,65 @@ def test_a_timed_out_request_is_504_and_the_server_keeps_serving(bundles):
         start = time.perf_counter()
         assert _post(url, "/v1/models/name-gru/predict", {"instances": ["Li"]}).status_code == 200
         assert time.perf_counter() - start < 0.5
+
+
+# connections: idle, slow, oversized headers, stalled bodies
+def _raw(port: int, data: bytes = b"") -> socket.socket:
+    sock = socket.create_connection(("127.0.0.1", port), timeout=5)
+    if data:
+        sock.sendall(data)
+    return sock
+
+
+def _answer(sock: socket.socket) -> tuple:
+    received = b""
+    while b"\r\n\r\n" not in received or not received.rstrip().endswith(b"}"):
+        piece = sock.recv(65536)
+        if not piece:
+            break
+        received += piece
+    head, _, body = received.partition(b"\r\n\r\n")
+    return int(head.split()[1]), json.loads(body)["error"]["message"]
+
+
+def test_idle_slow_and_oversized_connections_are_refused_in_json(bundles):
+    with running_server([bundles["mnist-cnn"]], "--max-client-connections", "4", "--header-timeout-s", "0.5") as (url, _):
+        port = int(url.rsplit(":", 1)[1])
+        idle = [_raw(port) for _ in range(4)]  # connected, never sending a request
+        status, message = _answer(_raw(port))
+        assert status == 429 and "holds 4 connections, the limit per client (--max-client-connections)" in message
+        assert [_answer(sock)[0] for sock in idle] == [408] * 4  # closed after 0.5 s without headers
+        status, message = _answer(_raw(port, b"GET /healthz HTTP/1.1\r\nX-A: " + b"a" * 100_000))
+        assert status == 431 and "headers are over 65536 bytes" in message
+        stalled = [_raw(port, b"POST /v1/models/mnist-cnn/predict HTTP/1.1\r\nContent-Length: 2097152\r\n\r\n{\"instances\"")
+                   for _ in range(3)]  # fmt: skip
+        start = time.perf_counter()
+        image = np.zeros((1, 28, 28)).tolist()
+        assert httpx.post(url + "/v1/models/mnist-cnn/predict", json={"instances": [image]}).status_code == 200
+        assert time.perf_counter() - start < 2, "stalled uploads held up a small request"
+        for sock in stalled:
+            sock.close()
+
+
+def test_a_hand_edited_manifest_is_one_line(bundles, tmp_path):
+    edits = {
+        "a words tokenizer whose pattern does not compile": lambda m: m.update(tokenizer={"kind": "words", "pattern": "("}),
+        "state_pairs that do not pair forward inputs with outputs": lambda m: m.pop("state_pairs"),
+        "a vocabulary that is not": lambda m: m.update(vocabulary={"tokens": 5}),
+    }
+    for number, (message, edit) in enumerate(edits.items()):
+        copy = tmp_path / str(number)
+        shutil.copytree(bundles["char-lstm"], copy)
+        manifest = json.loads((copy / "manifest.json").read_text())
+        edit(manifest)
+        (copy / "manifest.json").write_text(json.dumps(manifest))
+        with pytest.raises(BundleError, match=f"is refused: its manifest.json has {message}"):
+            load_model(copy, "onnxruntime", allow_unverified=True)
+
+
+def test_serve_options_must_be_finite(bundles):
+    result = CliRunner().invoke(app, ["serve", str(bundles["mnist-cnn"]), "--max-session-mb", "inf"])
+    assert result.exit_code == 2 and result.stderr.strip() == "error: --max-session-mb inf: give a finite number"
 
 
 # 16. a busy port

@@ -1,6 +1,7 @@
 """`zoo serve BUNDLE...`: the HTTP server over ``serve.app``."""
 
 import logging
+import math
 import socket
 from pathlib import Path
 from typing import Annotated, List
@@ -51,7 +52,9 @@ def serve_command(
     max_session_mb: Annotated[float, typer.Option(min=0.001, help="MiB of state all open sessions hold together.")] = _DEFAULT.max_session_bytes / _MiB,
     session_ttl_s: Annotated[float, typer.Option(min=1, help="Idle seconds before a session expires.")] = _DEFAULT.session_ttl_s,
     timeout_s: Annotated[float, typer.Option(min=0.01, help="Per-request timeout in seconds; the model run is stopped then.")] = _DEFAULT.timeout_s,
-    max_connections: Annotated[int, typer.Option(min=1, help="Open connections and requests at once; more get 503.")] = 256,
+    max_connections: Annotated[int, typer.Option(min=1, help="Open connections in all; more are answered 503 and closed.")] = 256,
+    max_client_connections: Annotated[int, typer.Option(min=1, help="Open connections from one client address; more are answered 429.")] = 64,
+    header_timeout_s: Annotated[float, typer.Option(min=0.01, help="Seconds a connection may take to send a request's headers (408 then).")] = 10.0,
     threads: Annotated[int, typer.Option(min=1, help="Threads per model run (onnxruntime intra-op, torch).")] = 1,
     workers: Annotated[int, typer.Option(min=1, help="Model runs at the same time.")] = 2,
 ) -> None:  # fmt: skip
@@ -60,7 +63,12 @@ def serve_command(
 
     from serve.app import Settings, create_app
     from serve.model import load_model
+    from serve.protocol import ConnectionGuards, guarded_protocol
 
+    for option, value in (("--max-delay-ms", max_delay_ms), ("--max-session-mb", max_session_mb),
+                          ("--session-ttl-s", session_ttl_s), ("--timeout-s", timeout_s), ("--header-timeout-s", header_timeout_s)):  # fmt: skip
+        if not math.isfinite(value):
+            fail(f"{option} {value}: give a finite number")
     sock = _listen(host, port)  # first: a busy port fails at once, before seconds of loading
     with user_errors():
         models = [load_model(bundle, runtime, threads, allow_unverified) for bundle in bundles]
@@ -74,5 +82,6 @@ def serve_command(
         app = create_app(models, Settings(max_batch, max_delay_ms, limits, workers))
     logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s", level=logging.WARNING)
     console.print(f"serving {', '.join(names)} ({runtime}) on http://{host}:{port}  (docs: /docs, metrics: /metrics)", soft_wrap=True)
-    config = uvicorn.Config(app, log_level="warning", limit_concurrency=max_connections, timeout_graceful_shutdown=5)
+    guards = ConnectionGuards(max_connections, max_client_connections, header_timeout_s)
+    config = uvicorn.Config(app, http=guarded_protocol(guards), log_level="warning", timeout_graceful_shutdown=5)
     uvicorn.Server(config).run(sockets=[sock])
