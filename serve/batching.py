@@ -115,15 +115,16 @@ class Batcher:
                 groups.setdefault(self._key(row), []).append((pending, index))
         batches: List[List[Member]] = []
         for members in groups.values():
-            members.sort(key=lambda m: -self._steps(m[0].rows[m[1]]))
+            # Longest first: a batch's first row sets the length every row in it is padded to.
+            sized = sorted(((self._steps(p.rows[i]), (p, i)) for p, i in members), key=lambda s: -s[0])
             current: List[Member] = []
-            for member in members:
-                longest = self._steps(current[0][0].rows[current[0][1]]) if current else self._steps(member[0].rows[member[1]])
-                too_many = len(current) + 1 > self.policy.max_batch
-                too_costly = (len(current) + 1) * longest > self.policy.max_tokens
-                if current and (too_many or too_costly):
+            longest = 0
+            for steps, member in sized:
+                if current and (len(current) + 1 > self.policy.max_batch or (len(current) + 1) * longest > self.policy.max_tokens):
                     batches.append(current)
                     current = []
+                if not current:
+                    longest = steps
                 current.append(member)
             batches.append(current)
         return batches

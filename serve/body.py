@@ -58,7 +58,7 @@ async def read_json(request: Request, limit: int, budgets: BodyBudgets, ticket: 
         size += len(chunk)
         if size > limit:
             raise RequestError(413, f"the body is over {limit} bytes, the limit (--max-body-kb); send fewer instances per request", close=True)
-        charge = max(0, size - FREE_BYTES) - ticket.held.get(id(budgets.reading), 0)
+        charge = max(0, size - FREE_BYTES) - ticket.holds(budgets.reading)
         if charge > 0:
             await ticket.take(budgets.reading, charge)
         chunks.append(chunk)

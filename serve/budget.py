@@ -6,7 +6,7 @@ is answered (or fails, or times out). Everything here runs on the event loop's t
 """
 
 import asyncio
-from typing import Dict, List
+from typing import Dict, List, Tuple
 
 
 class ByteBudget:
@@ -44,19 +44,20 @@ class Ticket:
     """What one request holds of each budget."""
 
     def __init__(self) -> None:
-        self.held: Dict[int, int] = {}
-        self.budgets: Dict[int, ByteBudget] = {}
+        self.held: Dict[int, Tuple[ByteBudget, int]] = {}  # id(budget) -> (budget, bytes)
+
+    def holds(self, budget: ByteBudget) -> int:
+        return self.held.get(id(budget), (budget, 0))[1]
 
     async def take(self, budget: ByteBudget, size: int) -> None:
         taken = await budget.take(size)
-        self.budgets[id(budget)] = budget
-        self.held[id(budget)] = self.held.get(id(budget), 0) + taken
+        self.held[id(budget)] = (budget, self.holds(budget) + taken)
 
     def give_back(self, budget: ByteBudget) -> None:
-        size = self.held.pop(id(budget), 0)
+        _, size = self.held.pop(id(budget), (budget, 0))
         if size:
             budget.give(size)
 
     def give_back_all(self) -> None:
-        for key in list(self.held):
-            self.give_back(self.budgets[key])
+        for budget, _ in list(self.held.values()):
+            self.give_back(budget)

@@ -13,7 +13,7 @@ TOP = 5  # labels / tokens listed per result unless the request asks for another
 JSON_BYTES_PER_NUMBER = 24  # "-1.2345678901234567e-05, ": the longest a float32 prints as
 RESULT_BYTES = 200  # a result's fixed part: label, probability, keys
 TENSOR_TASKS = ("encoder",)  # tasks whose result is the output tensors themselves
-STEP_TASKS = ("tagging", "forecasting")  # one number per step in the result
+STEP_TASKS = ("tagging", "forecasting", "seq2seq")  # one number per step in the result (seq2seq: decoded ids)
 
 
 def tensor_json(array: np.ndarray) -> Dict[str, Any]:

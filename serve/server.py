@@ -213,7 +213,7 @@ class Server:
         max_len = integer(body, "max_len", longest, 1, self.limits.max_sequence, "--max-sequence")
         sizes = {"batch": len(raw.rows), "src_time": padded.shape[1], "max_len": max_len}
         check_cost(sizes, self.limits)
-        check_reply(results_bytes("tagging", graph["outputs"], [max_len] * len(raw.rows), 0), self.limits.max_reply_bytes, "send fewer instances or a smaller max_len")
+        check_reply(results_bytes(model.task, graph["outputs"], [max_len] * len(raw.rows), 0), self.limits.max_reply_bytes, "send fewer instances or a smaller max_len")
         outputs = await self.run(model, {sequence: padded, lengths_name: steps, "max_len": np.array(max_len, dtype=np.int64)}, "decode")
         return [decoded_result(row, tokenizer) for row in outputs["tokens"]]
 

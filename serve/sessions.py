@@ -51,11 +51,6 @@ class SessionStore:
             memory.after_run()
         return left
 
-    def held(self) -> int:
-        """Bytes of state all open sessions hold (or will, after the steps in progress)."""
-        with self.lock:
-            return sum(s.bytes for s in self.sessions.values())
-
     def open(self, model: str) -> str:
         if self.expire() >= self.max_sessions:
             raise RequestError(429, f"{self.max_sessions} sessions are open, the limit (--max-sessions); end one with DELETE or wait for idle ones to expire")
