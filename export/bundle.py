@@ -25,6 +25,7 @@ import torch
 
 import zoo
 from export import onnx_export, place, triton
+from export.quantize import INT8_FILE, quantize_int8
 from export.cases import forward_cases
 from export.files import MANIFEST, SCHEMA_VERSION, file_entries
 from export.graphs import Graph, argument_structure, graphs_of
@@ -37,6 +38,7 @@ from zoo.train.checkpoint import save_weights, write_json
 from zoo.train.rundir import config_to_dict
 
 FORMATS = ("torchscript", "onnx", "triton", "all")
+QUANTIZE = ("int8",)
 TRITON_DIR = "triton"  # the model repository inside a bundle exported with --format all
 VECTOR_CASES = ("b1-t1", "b2-t17", "b7-t2", "b1", "b2", "b7")  # small cases become test vectors
 
@@ -51,6 +53,7 @@ class ExportResult:
     ops: Dict[str, List[str]] = field(default_factory=dict)  # graph -> ONNX operators
     opsets: Dict[str, int] = field(default_factory=dict)  # graph -> the file's opset
     parity: Optional[ParityReport] = None
+    manifest: Dict[str, Any] = field(default_factory=dict)  # as written (before verification)
 
 
 def resolve_formats(format: str) -> List[str]:
@@ -90,6 +93,7 @@ def description(source: Source, graphs: Sequence[Graph]) -> Dict[str, Any]:
         "vocabulary": source.vocab,
         "tokenizer": (source.data or {}).get("tokenizer"),
         "data": source.data,
+        "training": source.training,  # seed and bptt: `zoo evaluate BUNDLE` rebuilds the run's splits
         "graphs": {
             g.name: {
                 "inputs": [tensor_entry(t) for t in g.inputs],
@@ -105,6 +109,7 @@ def description(source: Source, graphs: Sequence[Graph]) -> Dict[str, Any]:
 
 def _onnx_metadata(manifest: Dict[str, Any], graph: str, exporter: str) -> Dict[str, Any]:
     model = manifest["model"]
+    entry = manifest["graphs"][graph]
     return {
         "zoo.schema_version": str(SCHEMA_VERSION),
         "zoo.model": model["name"],
@@ -115,6 +120,7 @@ def _onnx_metadata(manifest: Dict[str, Any], graph: str, exporter: str) -> Dict[
         "zoo.ragged": manifest["ragged"],
         "zoo.labels": manifest["labels"],
         "zoo.exporter": exporter,
+        "zoo.recurrent": entry["recurrent"],
     }
 
 
@@ -156,6 +162,8 @@ class _Plan:
     opset: int
     verify: bool
     say: Callable[[str], None]
+    recurrent: str = "native"  # "native" or "loop" (``onnx_export.exportable``)
+    quantize: Optional[str] = None  # "int8": also model.int8.onnx
 
 
 def export_bundle(
@@ -169,16 +177,24 @@ def export_bundle(
     overwrite: bool = False,
     keep_failed: bool = False,
     progress: Optional[Callable[[str], None]] = None,
+    recurrent: str = "native",
+    quantize: Optional[str] = None,
 ) -> ExportResult:
     """Writes the bundle to ``out`` (for ``format="triton"``, ``out/<name>/`` of a Triton
     model repository). Raises ValueError before writing anything when ``out`` holds something
     ``overwrite`` may not replace, VerificationFailed when the new bundle fails verification
     (``out`` left as it was), OSError when the disk refuses."""
     formats = resolve_formats(format)
+    if recurrent not in onnx_export.RECURRENT:
+        raise ValueError(f"unknown --recurrent {recurrent!r}; choose {' or '.join(onnx_export.RECURRENT)}")
+    if quantize is not None and quantize not in QUANTIZE:
+        raise ValueError(f"unknown --quantize {quantize!r}; choose {', '.join(QUANTIZE)}")
+    if quantize is not None and not ({"onnx", "triton"} & set(formats)):
+        raise ValueError(f"--quantize {quantize} quantizes the ONNX graph; add --format onnx or all")
     graphs = graphs_of(source.spec, source.config)
     chosen = {g.name: onnx_export.resolve_exporter(source.spec, g, exporter) for g in graphs}
     plan = _Plan(formats=formats, graphs=list(graphs), exporters=chosen, opset=opset, verify=verify,
-                 say=progress or (lambda message: None))  # fmt: skip
+                 say=progress or (lambda message: None), recurrent=recurrent, quantize=quantize)  # fmt: skip
     if out.name in ("", ".."):  # "." or "..": the temporary sibling needs the folder's own name
         out = Path(os.path.abspath(out))
     if formats == ["triton"]:
@@ -264,7 +280,9 @@ def _write(source: Source, folder: Path, plan: _Plan) -> ExportResult:
             continue
         say(f"ONNX {graph.name}")
         args = graph.example(3, 5, torch.Generator().manual_seed(0))
-        proto = onnx_export.export_graph(source.model, graph, args, chosen[graph.name], opset)
+        proto, layers = onnx_export.export_graph(source.model, graph, args, chosen[graph.name], opset, plan.recurrent)
+        # dynamo sees the model as is: only loop-free models offer it, and they have no recurrent layer.
+        entry["recurrent"] = {"mode": plan.recurrent if chosen[graph.name] == "torchscript" else "as is", "layers": layers}
         onnx_export.add_metadata(proto, _onnx_metadata(manifest, graph.name, chosen[graph.name]))
         onnx_export.check(proto)
         with place.naming(folder / graph.onnx_file):
@@ -272,17 +290,27 @@ def _write(source: Source, folder: Path, plan: _Plan) -> ExportResult:
         entry.update(onnx=graph.onnx_file, exporter=chosen[graph.name], opset=onnx_export.opset_of(proto),
                      ops=onnx_export.ops_used(proto))  # fmt: skip
         result.ops[graph.name], result.opsets[graph.name] = entry["ops"], entry["opset"]
+        if graph.name == "forward" and plan.quantize == "int8":
+            say("int8")
+            quantized, summary = quantize_int8(proto)
+            onnx_export.add_metadata(quantized, {**_onnx_metadata(manifest, graph.name, chosen[graph.name]),
+                                                 "zoo.quantization": summary})  # fmt: skip
+            with place.naming(folder / INT8_FILE):
+                (folder / INT8_FILE).write_bytes(quantized.SerializeToString())
+            entry["int8"] = {"onnx": INT8_FILE, **summary, "ops": onnx_export.ops_used(quantized)}
     if "triton" in formats:
         say("Triton repository")
         with place.naming(folder / TRITON_DIR):
             triton.write_repository(folder, manifest, folder / TRITON_DIR)
     say("test vectors")
     manifest["test_vectors"] = _write_vectors(folder, source, graphs[0])
-    manifest["export"] = {"formats": formats, "exporter": exporter, "opset_requested": opset}
+    manifest["export"] = {"formats": formats, "exporter": exporter, "opset_requested": opset,
+                          "recurrent": plan.recurrent, "quantize": plan.quantize}  # fmt: skip
     manifest["versions"] = versions()
     manifest["parity"] = None
     manifest["files"] = file_entries(folder)
     with place.naming(folder / MANIFEST):
         write_json(folder / MANIFEST, manifest)
     result.files = manifest["files"]
+    result.manifest = manifest
     return result

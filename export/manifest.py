@@ -7,6 +7,8 @@ Schema version 1 (every key always present):
 - ``labels``, ``vocabulary`` (``{"tokens", "unknown"}``; id 0 is padding), ``tokenizer``
   (``{"kind": "characters"}`` or ``{"kind": "words", "lowercase", "pattern"}``), ``data``: from
   the run's data set (``null`` for a registry export).
+- ``training``: ``{"seed", "bptt"}`` of the run: the seed that split its data set and the window
+  a language model reads it in, for `zoo evaluate BUNDLE` (``null`` for a registry export).
 - ``graphs``: for each graph (``forward``, and ``generate``/``decode`` where the model has one):
   its ONNX file (or ``null`` with the reason it has none), ``exporter``, the file's ``opset``,
   ``inputs`` and ``outputs`` as ``{"name", "dtype", "shape", "doc"}`` with symbolic dims as

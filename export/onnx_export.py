@@ -1,28 +1,36 @@
-"""ONNX export of one graph, by the exporter that keeps its time loop dynamic.
+"""ONNX export of one graph, by the exporter that keeps its dynamic axes dynamic.
 
 ``torchscript`` (the default, ``torch.onnx.export(..., dynamo=False)``): ``forward`` is traced
-through a thin wrapper around the scripted model, so scripted time loops stay ONNX ``Loop``s
-with dynamic batch and time and the rest is traced plainly; an extra graph (``generate``,
-``decode``) is a scripted module exported as is. ``dynamo`` (``torch.export``) unrolls Python
-loops at the example's length, so a model offers it only where no time loop runs in Python
-(``ModelSpec.onnx_exporters``).
+through a thin wrapper around the scripted model, so the scripted code keeps dynamic batch and
+time; an extra graph (``generate``, ``decode``) is a scripted module exported as is, its loop
+over generated tokens an ONNX ``Loop`` with the trip count as an input. Before scripting, the
+recurrent layers are swapped for their export form (``exportable``): native ONNX RNN/LSTM/GRU
+nodes by default, or the literal ``Loop`` translation. ``dynamo`` (``torch.export``) unrolls
+Python loops at the example's length, so a model offers it only where no time loop runs in
+Python (``ModelSpec.onnx_exporters``).
 """
 
 import io
 import json
 import logging
 import warnings
-from typing import Dict
+from typing import Any, Collection, Dict, List, Tuple
 
 import onnx
 import torch
 from torch import nn
 
 from export.graphs import Args, Graph, method_module
+from export.native_layers import with_native_layers
 from export.twins import with_exportable_layers
 from zoo.registry import ModelSpec
 
 EXPORTERS = ("torchscript", "dynamo")
+RECURRENT = ("native", "loop")  # how recurrent layers are exported (``exportable``)
+# The layer kinds that run one step inside generate/decode's Loop as plain matrix products (an
+# If on a time axis of 1) rather than as the native node over a sequence of one; chosen by
+# measurement (benchmarks/runtime_speed.py --generate, README).
+GEMM_STEP_KINDS = ("gru", "rnn")
 DEFAULT_OPSET = 17
 
 
@@ -64,8 +72,33 @@ def _names(graph: Graph) -> Dict[str, object]:
     )
 
 
-def export_graph(model: nn.Module, graph: Graph, args: Args, exporter: str, opset: int) -> onnx.ModelProto:
-    """``graph`` of the eager float32 ``model`` as an ONNX model, traced at ``args``."""
+def exportable(model: nn.Module, recurrent: str, gemm_step: Collection[str] = ()) -> Tuple[nn.Module, List[Dict[str, Any]]]:
+    """The module the ONNX exporter sees, and a record per recurrent layer of what it runs as.
+
+    ``native``: every recurrent layer becomes native ONNX RNN/LSTM/GRU nodes
+    (``export.native_layers``). ``loop``: the literal translation — ``zoo.nn`` layers export
+    their scripted loops as ONNX ``Loop``s, packed ``torch.nn`` layers are replaced by their
+    ``zoo.nn`` twins (``export.twins``), bare ``torch.nn`` layers go through torch.onnx's own
+    symbolics (native nodes)."""
+    if recurrent not in RECURRENT:
+        raise ExportError(f"unknown --recurrent {recurrent!r}; choose {' or '.join(RECURRENT)}")
+    if recurrent == "native":
+        return with_native_layers(model, gemm_step)
+    return with_exportable_layers(model)
+
+
+def export_graph(
+    model: nn.Module,
+    graph: Graph,
+    args: Args,
+    exporter: str,
+    opset: int,
+    recurrent: str = "native",
+    gemm_step: Collection[str] = GEMM_STEP_KINDS,
+) -> Tuple[onnx.ModelProto, List[Dict[str, Any]]]:
+    """``graph`` of the eager float32 ``model`` as an ONNX model, traced at ``args``, and the
+    record of its recurrent layers (empty for the dynamo exporter, which sees the model as is).
+    ``gemm_step`` applies to the autoregressive graphs only: ``forward`` is all native nodes."""
     with warnings.catch_warnings(), torch.no_grad():
         # TorchScript's deprecation and the tracer's "converting a tensor to a Python value"
         # warnings are expected on this path: the loops are scripted, not traced.
@@ -79,16 +112,16 @@ def export_graph(model: nn.Module, graph: Graph, args: Args, exporter: str, opse
                 program = torch.onnx.export(model, args, dynamo=True, opset_version=opset, verbose=False, **_names(graph))
             finally:
                 logger.setLevel(level)
-            return program.model_proto
-        exportable, _ = with_exportable_layers(model)
-        scripted = torch.jit.script(exportable)
+            return program.model_proto, []
+        module, records = exportable(model, recurrent, gemm_step if graph.name != "forward" else ())
+        scripted = torch.jit.script(module)
         if graph.name == "forward":
             module = torch.jit.trace(_Traced(scripted), args, check_trace=False)
         else:
             module = torch.jit.script(method_module(graph, scripted))
         buffer = io.BytesIO()
         torch.onnx.export(module, args, buffer, dynamo=False, opset_version=opset, **_names(graph))
-    return onnx.load_from_string(buffer.getvalue())
+    return onnx.load_from_string(buffer.getvalue()), records
 
 
 def add_metadata(proto: onnx.ModelProto, fields: Dict[str, object]) -> None:

@@ -9,11 +9,13 @@ reference's whole run.
 """
 
 import copy
+from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
+import onnx
 import torch
 
 from export import runtimes
@@ -226,6 +228,7 @@ def verify_bundle(
                 _add(report, graph, case.name, name, want, got, tolerances)
         if graph.name == "forward":
             _check_vectors(bundle, manifest, graph, runners, report, tolerances)
+        _check_recurrent(bundle, manifest, graph, report)
     if write_report:
         record(bundle, report)
     return report
@@ -261,10 +264,16 @@ def _runners(
             runners["torchscript" if cpu else "torchscript-cuda"] = runtimes.torch_runner(module, graph, template, torch.float32, device)
         if onnx_bytes is not None:
             runners[f"onnxruntime-{device}"] = runtimes.onnxruntime_runner(onnx_bytes, graph, device)
+        if entry.get("int8") and cpu:  # onnxruntime's dynamically quantized kernels are CPU kernels
+            runners["onnxruntime-int8"] = runtimes.onnxruntime_runner((bundle / entry["int8"]["onnx"]).read_bytes(), graph, "cpu")
     if onnx_bytes is None:
         report.skipped[f"onnx ({graph.name})"] = entry.get("reason", "no ONNX file")
     elif "cpu" in devices:
-        runners["onnx-reference"] = runtimes.onnx_reference_runner(onnx_bytes, graph)
+        unsupported = runtimes.onnx_reference_gap(onnx.load_from_string(onnx_bytes))
+        if unsupported:
+            report.skipped["onnx-reference"] = unsupported
+        else:
+            runners["onnx-reference"] = runtimes.onnx_reference_runner(onnx_bytes, graph)
     return runners
 
 
@@ -273,6 +282,55 @@ def _add(report: ParityReport, graph: Graph, case: str, runtime: str, want, got,
     for row in rows:
         row.graph, row.case, row.runtime = graph.name, case, runtime
     report.rows.extend(rows)
+
+
+def _check_recurrent(bundle: Path, manifest: Dict[str, Any], graph: Graph, report: ParityReport) -> None:
+    """The manifest's account of the recurrent layers must match the ONNX file: the native and
+    ``Loop`` nodes it claims are the ones the graph holds, and a graph claimed native holds no
+    ``Loop`` unless it is autoregressive (``generate``, ``decode``: the loop over generated
+    tokens stays, with the native nodes inside it)."""
+    entry = manifest["graphs"].get(graph.name, {})
+    recurrent = entry.get("recurrent")
+    if not entry.get("onnx") or recurrent is None:
+        return
+    claimed = Counter(node for layer in recurrent["layers"] for node in layer["onnx_nodes"])
+    found = recurrent_nodes(onnx.load_from_string((bundle / entry["onnx"]).read_bytes()))
+    problem = ""
+    if graph.name == "forward":
+        top = found["top"]
+        native = Counter({op: n for op, n in top.items() if op != "Loop"})
+        claimed_native = Counter({op: n for op, n in claimed.items() if op != "Loop"})
+        if recurrent["mode"] == "native" and top["Loop"]:
+            problem = f"the manifest says native but {entry['onnx']} holds {top['Loop']} Loop node(s)"
+        elif native != claimed_native:
+            problem = f"the manifest claims {dict(claimed_native)} native nodes but {entry['onnx']} holds {dict(native)}"
+        elif bool(claimed["Loop"]) != bool(top["Loop"]):
+            # Loop mode: the scripted code around a time loop adds Loops of its own (over layers,
+            # directions), so only their presence is claimed, not their number.
+            problem = f"the manifest claims {claimed['Loop']} time loop(s) but {entry['onnx']} holds {top['Loop']} Loop node(s)"
+    else:
+        missing = [op for op in claimed if not found["all"][op]]
+        if missing:
+            problem = f"the manifest claims {', '.join(missing)} nodes that {entry['onnx']} does not hold"
+    report.rows.append(Row(graph.name, "recurrent-layers", "onnx-file", "*", 0.0, 0.0, 0, 0, not problem, problem))
+
+
+def recurrent_nodes(proto: "onnx.ModelProto") -> Dict[str, Counter]:
+    """``top``: Loop/RNN/LSTM/GRU nodes of the main graph; ``all``: the same with subgraphs."""
+    kinds = ("Loop", "RNN", "LSTM", "GRU")
+    top = Counter(node.op_type for node in proto.graph.node if node.op_type in kinds)
+    every: Counter = Counter()
+
+    def visit(graph: "onnx.GraphProto") -> None:
+        for node in graph.node:
+            if node.op_type in kinds:
+                every[node.op_type] += 1
+            for attribute in node.attribute:
+                if attribute.type == onnx.AttributeProto.GRAPH:
+                    visit(attribute.g)
+
+    visit(proto.graph)
+    return {"top": top, "all": every}
 
 
 def _check_vectors(bundle, manifest, graph, runners, report, tolerances) -> None:  # type: ignore[no-untyped-def]

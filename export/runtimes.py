@@ -81,6 +81,28 @@ def onnx_reference_runner(model_bytes: bytes, graph: Graph) -> Runner:
     return run
 
 
+def onnx_reference_gap(proto: "onnx.ModelProto") -> str:
+    """Why ``onnx.reference`` cannot evaluate this graph, or "" when it can. Its ``RNN`` knows
+    only the ``Tanh`` activation (``Relu`` raises). It also ignores ``sequence_lens``, which the
+    smallest case it runs (one row at full length) does not need."""
+    import onnx
+
+    def nodes(graph: "onnx.GraphProto"):  # type: ignore[no-untyped-def]
+        for node in graph.node:
+            yield node
+            for attribute in node.attribute:
+                if attribute.type == onnx.AttributeProto.GRAPH:
+                    yield from nodes(attribute.g)
+
+    for node in nodes(proto.graph):
+        if node.op_type == "RNN":
+            for attribute in node.attribute:
+                names = {a.decode() for a in attribute.strings} if attribute.name == "activations" else set()
+                if names - {"Tanh"}:
+                    return f"onnx.reference's RNN operator implements only the Tanh activation; this graph uses {', '.join(sorted(names))}"
+    return ""
+
+
 def load_torchscript(path: Path, device: str) -> Any:
     return torch.jit.load(str(path), map_location=device).eval()
 

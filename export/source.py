@@ -31,6 +31,9 @@ class Source:
     vocab: Optional[Dict[str, Any]] = None  # Vocabulary.to_dict() of the training data
     labels: Optional[list] = None
     data: Optional[Dict[str, Any]] = None  # the run's data metadata, less the vocabulary
+    # What scoring the weights again on the run's data needs (`zoo evaluate BUNDLE`): the
+    # training seed that split the data set and the bptt window language models read it in.
+    training: Optional[Dict[str, Any]] = None
 
 
 def from_registry(name: str, seed: int = 0) -> Source:
@@ -61,9 +64,11 @@ def from_run(run: Path) -> Source:
         raise SourceError(f"{weights} is corrupt or does not fit {spec.name} ({first}); retrain or restore it") from None
     data = dict(document.get("data") or {})
     vocab = data.pop("vocab", None)
+    training = document.get("training") or {}
     return Source(
         spec, config, model.eval(), {"kind": "run", "path": str(run)},
         vocab=vocab, labels=data.get("labels"), data=data,
+        training={"seed": training.get("seed"), "bptt": training.get("bptt")},
     )  # fmt: skip
 
 

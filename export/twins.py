@@ -1,4 +1,6 @@
-"""Swap ``torch.nn`` recurrent layers behind ``pack_padded_sequence`` for their ``zoo.nn`` twins.
+"""``zoo export --recurrent loop``: swap ``torch.nn`` recurrent layers behind
+``pack_padded_sequence`` for their ``zoo.nn`` twins, whose scripted time loops export as ONNX
+``Loop``s (the literal translation, kept for comparison; the default is ``export.native_layers``).
 
 Why: exporting a packed ``torch.nn`` layer fails in every path torch 2.13 offers — tracing
 stops at ``vector::_M_range_check`` inside the ONNX pass, scripting meets ``aten::cpu`` (the
@@ -12,11 +14,13 @@ makes torch 2.13's ONNX shape inference crash with a segmentation fault (see
 """
 
 import copy
-from typing import Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 from torch import Tensor, nn
 
+from export.native_layers import ONNX_OP, recurrent_kind
 from zoo import nn as znn
+from zoo.models.char_lm import HelloRNNCell
 from zoo.nn.packed import PackedLSTM, PackedRNN
 
 _TWINS = {nn.RNN: znn.RNN, nn.GRU: znn.GRU, nn.LSTM: znn.LSTM}
@@ -73,17 +77,51 @@ class BatchFirstLSTM(nn.Module):
         return output.permute(1, 0, 2), state
 
 
-def with_exportable_layers(model: nn.Module) -> Tuple[nn.Module, int]:
-    """A copy of ``model`` whose packed ``torch.nn`` layers are ``zoo.nn`` twins, and their count.
+def _record(path: str, layer: nn.Module, implementation: str, nodes: List[str], twin: Optional[str]) -> Dict[str, Any]:
+    cls = type(layer)
+    return {
+        "module": path or "(model)",
+        "layer": f"{cls.__module__.split('.')[0]}.nn.{cls.__name__}" + (" (packed)" if twin else ""),
+        "implementation": implementation,
+        "onnx_nodes": nodes,
+        "direction": "bidirectional" if getattr(layer, "bidirectional", False) else "forward",
+        "replaced_by_twin": twin is not None,
+        **({"twin": twin} if twin else {}),
+    }
 
-    The copy has the same state dict keys, so the bundle's weights load into either.
+
+def with_exportable_layers(model: nn.Module) -> Tuple[nn.Module, List[Dict[str, Any]]]:
+    """A copy of ``model`` whose packed ``torch.nn`` layers are ``zoo.nn`` twins, and a record
+    per recurrent layer of what it exports as (``--recurrent loop``).
+
+    The copy has the same state dict keys, so the bundle's weights load into either. Each
+    direction of each ``zoo.nn`` layer is one ONNX ``Loop``; a bare ``torch.nn`` layer goes
+    through torch.onnx's own symbolic (one native node per layer).
     """
     twin = copy.deepcopy(model)
-    swapped = 0
+    records: List[Dict[str, Any]] = []
+    if isinstance(model, HelloRNNCell):
+        record = _record("", model.cell, "loop", ["Loop"], None)
+        record["layer"] = "zoo.nn.RNNCell stepped over time"
+        return twin, [record]
+    replaced: List[str] = []
     for name, module in list(twin.named_modules()):
-        if isinstance(module, (PackedRNN, PackedLSTM)):
+        if any(name.startswith(done + ".") for done in replaced):
+            continue
+        packed = isinstance(module, (PackedRNN, PackedLSTM))
+        layer = module.layer if packed else module
+        kind = recurrent_kind(layer)
+        if kind is None:
+            continue
+        replaced.append(name)
+        loops = ["Loop"] * layer.num_layers * (2 if layer.bidirectional else 1)
+        if packed:
             replacement = (BatchFirstLSTM if isinstance(module, PackedLSTM) else BatchFirstRNN)(module.layer)
             parent = twin.get_submodule(name.rpartition(".")[0]) if "." in name else twin
             setattr(parent, name.rpartition(".")[2], replacement)
-            swapped += 1
-    return twin, swapped
+            records.append(_record(name, layer, "loop", loops, f"zoo.nn.{_TWINS[type(layer)].__name__}"))
+        elif isinstance(layer, tuple(_TWINS.values())):
+            records.append(_record(name, layer, "loop", loops, None))
+        else:
+            records.append(_record(name, layer, "torch.onnx symbolic", [ONNX_OP[kind]] * layer.num_layers, None))
+    return twin, records

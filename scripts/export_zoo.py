@@ -2,7 +2,7 @@
 bundle, and write one report: JSON, plus the README's compatibility table in Markdown.
 
     python scripts/export_zoo.py [--device cpu|cuda|all] [--models a,b] [--out DIR]
-                                 [--json report.json] [--markdown table.md]
+                                 [--recurrent native|loop] [--json report.json] [--markdown table.md]
 
 On the GPU machine, ``--device all`` adds torch CUDA, TorchScript CUDA and onnxruntime's
 CUDAExecutionProvider to every comparison (scripts/gpu_verify.sh runs it there).
@@ -21,7 +21,6 @@ from export.bundle import export_bundle
 from export.onnx_export import EXPORTERS
 from export.parity import verify_bundle
 from export.source import from_registry
-from export.twins import with_exportable_layers
 from zoo.registry import get_spec, list_models
 
 # Why a model does not offer an exporter (the table lists it rather than hiding it).
@@ -32,15 +31,15 @@ _NOT_OFFERED = (
 )
 
 
-def run_model(name: str, exporter: str, device: str, out: Path) -> Dict[str, Any]:
+def run_model(name: str, exporter: str, device: str, out: Path, recurrent: str = "native") -> Dict[str, Any]:
     start = time.perf_counter()
     row: Dict[str, Any] = {"model": name, "exporter": exporter}
     try:
         formats = "all" if exporter == "torchscript" else "onnx"
         result = export_bundle(from_registry(name), out / f"{name}-{exporter}", format=formats,
-                               exporter=exporter, verify=False, overwrite=True)  # fmt: skip
+                               exporter=exporter, verify=False, overwrite=True, recurrent=recurrent)  # fmt: skip
         report = verify_bundle(result.bundle, device)
-        twins = with_exportable_layers(from_registry(name).model)[1] if exporter == "torchscript" else 0
+        layers = result.manifest["graphs"]["forward"]["recurrent"]["layers"]
         row.update(
             status="pass" if report.passed else "FAIL",
             formats=result.formats,
@@ -49,7 +48,7 @@ def run_model(name: str, exporter: str, device: str, out: Path) -> Dict[str, Any
             comparisons=len(report.rows),
             failures=[f"{r.graph} {r.case} {r.runtime} {r.output}: {r.problem}" for r in report.failures()[:5]],
             skipped=report.skipped,
-            twins=twins,
+            layers=layers,
         )
     except Exception as exc:  # one model's failure must not hide the others'
         row.update(status="FAIL", error=f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}",
@@ -76,8 +75,10 @@ def markdown(rows: List[Dict[str, Any]]) -> str:
         extra = ", ".join(f"{g} ({'Loop' if 'Loop' in o else 'no loop'})" for g, o in ops.items() if g != "forward")
         worst = max(row.get("worst", {}).values(), default=float("nan"))
         status = row["status"] if "error" not in row else f"FAIL: {row['error']}"
-        if row.get("twins"):
-            forward += "; the packed torch.nn layer exported as its zoo.nn twin"
+        for layer in row.get("layers", []):
+            nodes = layer["onnx_nodes"]
+            twin = f" via its twin {layer['twin']}" if layer.get("replaced_by_twin") else ""
+            forward += f"; {layer['layer']}: {len(nodes)} {nodes[0]} ({layer['implementation']}{twin})"
         lines.append(f"| {row['model']} | {formats} | {row['exporter']} | {forward} | {extra} | {worst:.1e} | {status} |")
     for exporter, models in not_offered.items():
         lines += ["", f"Not offered by `{exporter}` ({len(models)} models: {', '.join(models)}): {_NOT_OFFERED}."]
@@ -89,6 +90,7 @@ def main() -> int:
     parser.add_argument("--device", default="cpu", choices=("cpu", "cuda", "all"))
     parser.add_argument("--models", default=None, help="comma-separated names (default: all)")
     parser.add_argument("--out", default=None, help="where bundles go (default: a temporary folder)")
+    parser.add_argument("--recurrent", default="native", choices=("native", "loop"), help="how recurrent layers are exported")
     parser.add_argument("--json", default=None, help="write the full report here")
     parser.add_argument("--markdown", default=None, help="write the compatibility table here")
     args = parser.parse_args()
@@ -100,7 +102,7 @@ def main() -> int:
             if exporter not in get_spec(name).onnx_exporters:
                 rows.append({"model": name, "exporter": exporter, "status": "not offered"})
                 continue
-            row = run_model(name, exporter, args.device, out)
+            row = run_model(name, exporter, args.device, out, args.recurrent)
             rows.append(row)
             worst = ", ".join(f"{k} {v:.1e}" for k, v in row.get("worst", {}).items())
             print(f"{name:24s} {exporter:11s} {row['status']:5s} {row['seconds']:6.1f}s  {worst or row.get('error', '')}", flush=True)

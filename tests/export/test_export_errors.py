@@ -92,6 +92,9 @@ def test_unknown_model_name():
         (["--format", "tflite"], "unknown format 'tflite'; choose torchscript, onnx, triton, all"),
         (["--exporter", "dynamo"], "name-gru \\(forward\\) cannot be exported with dynamo.*supported: torchscript"),
         (["--exporter", "tf2onnx"], "unknown exporter 'tf2onnx'; choose auto, torchscript or dynamo"),
+        (["--recurrent", "scan"], "unknown --recurrent 'scan'; choose native or loop"),
+        (["--quantize", "int4"], "unknown --quantize 'int4'; choose int8"),
+        (["--quantize", "int8", "--format", "torchscript"], "--quantize int8 quantizes the ONNX graph; add --format onnx or all"),
     ],
 )
 def test_bad_export_options_fail_with_one_line(options, message, tmp_path):

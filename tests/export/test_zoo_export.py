@@ -3,6 +3,7 @@ and the bundle holds what the loaders read. Models that offer the dynamo exporte
 and verified with it too. No exclusions."""
 
 import json
+from collections import Counter
 
 import numpy as np
 import onnx
@@ -13,7 +14,7 @@ from safetensors.torch import load_file
 import zoo
 from export.bundle import export_bundle
 from export.files import read_manifest, sha256
-from export.parity import verify_bundle
+from export.parity import recurrent_nodes, verify_bundle
 from export.source import from_registry
 from export.vectors import read_vector
 
@@ -104,12 +105,42 @@ def test_dynamo_exporter_where_offered(name, tmp_path):
     assert "torchscript" in result.parity.skipped
 
 
-def test_recurrent_loops_stay_dynamic(bundles):
-    """Scripted time loops are ONNX Loops; torch.nn layers without packing are native ops."""
-    assert "Loop" in bundles("manual-gru").ops["forward"]
-    assert "Loop" in bundles("name-gru").ops["forward"]
-    assert "LSTM" in bundles("char-lstm").ops["forward"]
+def _expected_nodes(name):
+    """The native nodes a model's forward graph must hold, counted from its modules: one per
+    layer of every torch.nn / zoo.nn recurrent layer; hello-rnncell's RNNCell loop is one RNN."""
+    from torch import nn
 
+    from zoo import nn as znn
+
+    kinds = {nn.LSTM: "LSTM", znn.LSTM: "LSTM", nn.GRU: "GRU", znn.GRU: "GRU", nn.RNN: "RNN", znn.RNN: "RNN"}
+    model = zoo.create_model(name)
+    expected = Counter()
+    for module in model.modules():
+        if type(module) in kinds:
+            expected[kinds[type(module)]] += module.num_layers
+        elif isinstance(module, znn.RNNCell):
+            expected["RNN"] += 1
+    return expected
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_native_nodes_replace_every_time_loop(bundles, name):
+    """--recurrent native (the default): model.onnx holds no Loop, anywhere, and exactly one
+    native node per recurrent layer; the manifest says so layer by layer."""
+    manifest = read_manifest(bundles(name).bundle)
+    found = recurrent_nodes(onnx.load(bundles(name).bundle / "model.onnx"))
+    assert found["all"]["Loop"] == 0
+    assert found["top"] == _expected_nodes(name)
+    recurrent = manifest["graphs"]["forward"]["recurrent"]
+    assert recurrent["mode"] == "native"
+    assert Counter(n for layer in recurrent["layers"] for n in layer["onnx_nodes"]) == _expected_nodes(name)
+    assert all(layer["implementation"] == "native" and not layer["replaced_by_twin"] for layer in recurrent["layers"])
+    for method in ("generate", "decode"):
+        if method in manifest["graphs"]:  # the autoregressive loop stays, the native cell inside it
+            ops = manifest["graphs"][method]["ops"]
+            assert "Loop" in ops and set(_expected_nodes(name)) <= set(ops)
+    metadata = {p.key: p.value for p in onnx.load(bundles(name).bundle / "model.onnx").metadata_props}
+    assert json.loads(metadata["zoo.recurrent"]) == recurrent
 
 def test_torchscript_only_bundle(tmp_path):
     """--format torchscript: model.pt and no ONNX file; verification says why ONNX was skipped."""

@@ -236,7 +236,7 @@ def test_405_carries_allow_and_the_schema_declares_bodies_and_errors(hostile):
 
 # timeouts: the run stops instead of holding a worker
 def test_a_cancelled_run_stops_early(bundles):
-    model = load_model(bundles["name-gru"], "onnxruntime", allow_unverified=True)
+    model = load_model(bundles["name-gru-loop"], "onnxruntime", allow_unverified=True)
     feeds = {"tokens": np.ones((2, 4096), np.int64), "lengths": np.full(2, 4096, np.int64)}
     async def cancelled():
         run = model.start(feeds, ThreadPoolExecutor(1))
@@ -251,7 +251,7 @@ def test_a_cancelled_run_stops_early(bundles):
 
 
 def test_a_timed_out_request_is_504_and_the_server_keeps_serving(bundles):
-    with running_server([bundles["name-gru"]], "--timeout-s", "0.2") as (url, _):
+    with running_server([bundles["name-gru-loop"]], "--timeout-s", "0.2") as (url, _):
         long = {"inputs": {"tokens": {"shape": [2, 4096], "dtype": "int64", "data": [1] * 8192}}}
         _error(_post(url, "/v1/models/name-gru/predict", long), 504, "0.2 s timeout", "run was stopped")
         start = time.perf_counter()

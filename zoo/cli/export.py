@@ -56,6 +56,8 @@ def export_command(
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace the bundle (or Triton model folder) in --out; nothing else is replaced.")] = False,
     keep_failed: Annotated[bool, typer.Option("--keep-failed", help="Keep a bundle that fails verification in OUT.failed (--format triton: REPO.MODEL.failed).")] = False,
     seed: Annotated[int, typer.Option(help="Seed of the fresh weights when SOURCE is a model name.")] = 0,
+    recurrent: Annotated[str, typer.Option(help="How recurrent layers become ONNX: native (one ONNX RNN/LSTM/GRU node per layer, ragged batches through sequence_lens) or loop (the scripted time loop as an ONNX Loop, for comparison).")] = "native",
+    quantize: Annotated[Optional[str], typer.Option(help="int8: also write model.int8.onnx (onnxruntime dynamic quantization), verified with its own tolerance.")] = None,
 ) -> None:  # fmt: skip
     """Export a trained run (or a registry model) to a self-checking bundle and verify it."""
     from export.bundle import VerificationFailed, export_bundle
@@ -68,7 +70,7 @@ def export_command(
             with console.status(f"exporting {loaded.spec.name}") as status:
                 result = export_bundle(
                     loaded, target, format=format, exporter=exporter, opset=opset, verify=verify,
-                    overwrite=overwrite, keep_failed=keep_failed,
+                    overwrite=overwrite, keep_failed=keep_failed, recurrent=recurrent, quantize=quantize,
                     progress=lambda step: status.update(f"{loaded.spec.name}: {step}"),
                 )  # fmt: skip
         except VerificationFailed as failed:
@@ -79,6 +81,7 @@ def export_command(
     console.print(f"bundle [bold]{result.bundle}[/]: {files}, {len(_vector_dirs(result.files))} test vectors")
     for graph, ops in result.ops.items():
         console.print(f"  {graph}: ONNX opset {result.opsets[graph]} via {result.exporter}, {len(ops)} operator types", highlight=False)
+    print_recurrent(result.manifest, console)
     if result.parity is not None:
         _print_report(result.parity, console)
     else:
@@ -104,6 +107,9 @@ def verify_command(
         except RuntimeUnavailable as exc:
             fail(str(exc))
         _print_report(result, shown)
+        from export.files import read_manifest
+
+        print_recurrent(read_manifest(bundle), shown)
         if report == "-":
             sys.stdout.write(json.dumps(result.to_dict(), indent=2) + "\n")
         elif report is not None:
@@ -114,6 +120,26 @@ def verify_command(
             _record_unless_read_only(bundle, result)
     if not result.passed:
         fail(_failure_line(result), code=1)
+
+
+def print_recurrent(manifest: Dict[str, object], to: Console) -> None:
+    """One line per recurrent layer of each ONNX graph: what it was exported as, and whether a
+    torch.nn layer was replaced by its zoo.nn twin (nothing is substituted silently)."""
+    for graph, entry in manifest["graphs"].items():  # type: ignore[union-attr]
+        recurrent = entry.get("recurrent") or {}
+        for layer in recurrent.get("layers", []):
+            nodes = layer["onnx_nodes"]
+            twin = f", replaced by its twin {layer['twin']}" if layer.get("replaced_by_twin") else ""
+            to.print(
+                f"  {graph} {layer['module']}: {layer['layer']} -> {len(nodes)} ONNX {nodes[0]} "
+                f"node{'s' if len(nodes) > 1 else ''} ({layer['implementation']}, {layer['direction']}{twin})",
+                highlight=False,
+            )
+        int8 = entry.get("int8")
+        if int8:
+            ints = ", ".join(f"{n} {op}" for op, n in int8["integer_ops"].items()) or "none"
+            kept = ", ".join(f"{n} {op}" for op, n in int8["kept_float"].items()) or "none"
+            to.print(f"  {graph} int8 ({int8['onnx']}): integer ops {ints}; float ops kept {kept}", highlight=False)
 
 
 def _check_report_path(path: Path, bundle: Path) -> None:
@@ -154,7 +180,7 @@ def _failure_line(report) -> str:  # type: ignore[no-untyped-def]
 _SHORT = {
     "eager-fp32": "eager fp32", "torchscript": "torchscript", "onnxruntime-cpu": "ort cpu",
     "onnx-reference": "onnx ref", "eager-cuda": "eager cuda", "torchscript-cuda": "ts cuda",
-    "onnxruntime-cuda": "ort cuda",
+    "onnxruntime-cuda": "ort cuda", "onnxruntime-int8": "ort int8", "onnx-file": "onnx file",
 }  # fmt: skip
 
 

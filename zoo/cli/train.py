@@ -1,4 +1,4 @@
-"""`zoo train MODEL` and `zoo evaluate RUN`: thin wrappers over ``zoo.train``."""
+"""`zoo train MODEL` and `zoo evaluate RUN|BUNDLE`: thin wrappers over ``zoo.train`` and ``export.evaluate``."""
 
 import re
 import subprocess
@@ -93,14 +93,29 @@ def _processes(request: TrainRequest, nproc: Optional[int]) -> int:
 
 
 def evaluate_command(
-    run: Annotated[Path, typer.Argument(help="A run directory written by `zoo train`.")],
+    path: Annotated[Path, typer.Argument(metavar="RUN|BUNDLE", help="A run directory written by `zoo train`, or a bundle written by `zoo export` (a folder holding manifest.json) of a trained run.")],
     split: Annotated[str, typer.Option(help="train, val or test.")] = "test",
-    device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
-) -> None:
-    """Print the metrics of a run's best weights on one split of its data."""
+    device: Annotated[str, typer.Option(help="auto, cpu or cuda (a run; a bundle runs on the CPU).")] = "auto",
+    runtime: Annotated[Optional[str], typer.Option(help="A bundle: onnxruntime (model.onnx, the default) or torchscript (model.pt).")] = None,
+    graph: Annotated[Optional[str], typer.Option(help="A bundle in onnxruntime: model (model.onnx, the default) or int8 (model.int8.onnx, from `zoo export --quantize int8`).")] = None,
+) -> None:  # fmt: skip
+    """Print the metrics of a run's best weights, or of an exported bundle run in onnxruntime or
+    TorchScript, on one split of the run's data (the same table for both, to compare them)."""
+    from export.evaluate import evaluate_bundle, is_bundle  # onnx and onnxruntime load only here
+
     with user_errors():
-        metrics = evaluate_run(run, split, device)
-    table = Table(title=f"{run} on the {split} split")
+        if is_bundle(path):
+            if device == "cuda":
+                raise ValueError("--device cuda: a bundle is scored on the CPU; drop --device")
+            runtime, graph = runtime or "onnxruntime", graph or "model"
+            metrics = evaluate_bundle(path, split, runtime, graph)
+            title = f"{path} ({runtime}, {graph} graph) on the {split} split"
+        else:
+            if runtime is not None or graph is not None:
+                raise ValueError(f"--runtime and --graph choose what of a bundle runs; {path} holds no manifest.json, so it is not a bundle")
+            metrics = evaluate_run(path, split, device)
+            title = f"{path} on the {split} split"
+    table = Table(title=title)
     table.add_column("metric")
     table.add_column("value", justify="right")
     for key, value in metrics.items():

@@ -1,32 +1,60 @@
-"""`zoo evaluate RUN`: a run's best weights measured on one split of its own data."""
+"""`zoo evaluate RUN`: a run's best weights measured on one split of its own data.
+
+``run_data`` and ``score`` are shared with ``export.evaluate`` (`zoo evaluate BUNDLE`), so an
+exported bundle is measured on the same examples, batched the same way, as its run.
+"""
 
 from pathlib import Path
-from typing import Any, Dict
+from typing import Any, Dict, Optional
 
 import torch
+from torch import nn
 
-from zoo.data import load_dataset
+from zoo.data import DataSet, load_dataset
+from zoo.registry import Config, ModelSpec
 from zoo.train import rundir
 from zoo.train.tasks import LanguageModelTask, make_task
 
+SPLITS = ("train", "val", "test")
 
-def evaluate_run(run: Path, split: str = "test", device: str = "auto") -> Dict[str, Any]:
-    if split not in ("train", "val", "test"):
+
+def check_split(split: str) -> None:
+    if split not in SPLITS:
         raise ValueError(f"--split must be train, val or test, got {split!r}")
-    document, spec, config, model = rundir.load_run(Path(run))
-    target = torch.device("cuda" if device == "cuda" or (device == "auto" and torch.cuda.is_available()) else "cpu")
-    data_info, training = document["data"], document["training"]
+
+
+def run_data(spec: ModelSpec, data_info: Dict[str, Any], seed: int) -> DataSet:
+    """The data set a run trained on, from what its config.json (or a bundle's manifest) records
+    of it: the name, the ``--data`` argument, and the training seed that split it."""
     argument = data_info.get("argument")
     path = argument if argument and argument != data_info["name"] else None
-    data = load_dataset(data_info["name"], path, training["seed"], spec.task == "binary-classification")
+    data = load_dataset(data_info["name"], path, seed, spec.task == "binary-classification")
     if data.sizes() != data_info["sizes"]:
         raise ValueError(
             f"the data now gives splits {data.sizes()} but the run trained on {data_info['sizes']}; "
             "the files under --data changed"
         )
-    task = make_task(spec, config, data, target)
-    if isinstance(task, LanguageModelTask):
-        task.set_bptt(training["bptt"])
-    metrics = task.evaluate(model.to(target), split)
+    return data
+
+
+def score(
+    spec: ModelSpec, config: Config, data: DataSet, model: nn.Module, split: str, device: torch.device,
+    bptt: Optional[int] = None,
+) -> Dict[str, Any]:  # fmt: skip
+    """The task's metrics of ``model`` on ``split`` (without the confusion matrix, which the
+    run's confusion.png shows). ``bptt``: language models read the stream in windows this long."""
+    task = make_task(spec, config, data, device)
+    if isinstance(task, LanguageModelTask) and bptt is not None:
+        task.set_bptt(bptt)
+    metrics = task.evaluate(model, split)
     metrics.pop("confusion", None)
     return metrics
+
+
+def evaluate_run(run: Path, split: str = "test", device: str = "auto") -> Dict[str, Any]:
+    check_split(split)
+    document, spec, config, model = rundir.load_run(Path(run))
+    target = torch.device("cuda" if device == "cuda" or (device == "auto" and torch.cuda.is_available()) else "cpu")
+    training = document["training"]
+    data = run_data(spec, document["data"], training["seed"])
+    return score(spec, config, data, model.to(target), split, target, training["bptt"])

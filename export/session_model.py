@@ -1,0 +1,126 @@
+"""An exported ONNX graph behind the model's own call, so code written for the eager model
+(``zoo.train.tasks``: `zoo evaluate BUNDLE`) runs the bundle's file unchanged.
+
+A task calls ``model(*args)`` with the model's positional arguments, where a state may be left
+out or None (the zero state, as the models' ``init_state`` gives), and expects the model's
+nested outputs: ``logits``, ``(logits, h_n)`` or ``(logits, (h_n, c_n))``. An onnxruntime
+session takes flat named inputs and gives flat outputs; the manifest says how the names nest
+(``graphs.*.arguments``) and which output continues which state input (``state_pairs``).
+Nothing here knows a model by name.
+"""
+
+from pathlib import Path
+from typing import Any, Dict, List, Mapping, Sequence, Union
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+Structure = Union[str, List["Structure"]]  # an input or output name, or a tuple of them
+
+
+def open_session(path: Path, threads: int) -> Any:
+    """A CPU ``InferenceSession`` on ``threads`` threads: one operator at a time
+    (``inter_op_num_threads=1``), each on the same thread budget as eager torch."""
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = max(1, threads)
+    options.inter_op_num_threads = 1
+    options.log_severity_level = 3  # not the per-session warnings about Loop nodes and shapes
+    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+
+
+def _names(item: Structure) -> List[str]:
+    return [item] if isinstance(item, str) else [n for i in item for n in _names(i)]
+
+
+def _renamed(item: Structure, names: Mapping[str, str]) -> Structure:
+    return names[item] if isinstance(item, str) else [_renamed(i, names) for i in item]
+
+
+def output_structure(entry: Mapping[str, Any], state_pairs: Sequence[Mapping[str, str]]) -> List[Structure]:
+    """How the flat outputs nest as the model returns them: the outputs that are not state, then
+    each state argument with its inputs replaced by the outputs that continue them
+    (``["tokens", ["h_0", "c_0"]]`` -> ``["logits", ["h_n", "c_n"]]``)."""
+    continued = {p["input"]: p["output"] for p in state_pairs}
+    state_outputs = set(continued.values())
+    plain: List[Structure] = [t["name"] for t in entry["outputs"] if t["name"] not in state_outputs]
+    states = [_renamed(item, continued) for item in entry["arguments"] if set(_names(item)) <= set(continued)]
+    return plain + states
+
+
+class SessionModel(nn.Module):
+    """``forward`` (and ``decode``, where the bundle has that graph) run in onnxruntime.
+
+    ``sessions``: graph name -> session, with the manifest's entry for each graph in ``graphs``.
+    Tensors go in on the CPU in the dtype the manifest declares; outputs come back as CPU
+    tensors.
+    """
+
+    METHODS = ("forward", "decode")  # the graphs a task calls (decode: seq2seq's exact match)
+
+    def __init__(self, sessions: Mapping[str, Any], graphs: Mapping[str, Any], state_pairs: Sequence[Mapping[str, str]]) -> None:
+        super().__init__()
+        self.sessions = dict(sessions)
+        self.graphs = {name: graphs[name] for name in self.sessions}
+        # The manifest's state pairs are forward's; the other graphs take and give no state.
+        self.outputs = {name: output_structure(graphs[name], state_pairs if name == "forward" else ()) for name in self.sessions}
+        self.states = {p["input"] for p in state_pairs}
+
+    def forward(self, *args: Any) -> Any:
+        return self.run("forward", args)
+
+    def decode(self, src: Tensor, src_lengths: Tensor, max_len: int) -> Tensor:
+        """Greedy decoding (seq2seq), as the model's own ``decode``."""
+        if "decode" not in self.sessions:
+            raise ValueError("no decode graph was loaded beside this forward graph")
+        return self.run("decode", (src, src_lengths, max_len))
+
+    def run(self, graph: str, args: Sequence[Any]) -> Any:
+        entry = self.graphs[graph]
+        structure = entry["arguments"]
+        if len(args) > len(structure):
+            raise TypeError(f"the {graph} graph takes {len(structure)} arguments, got {len(args)}")
+        specs = {t["name"]: t for t in entry["inputs"]}
+        feeds: Dict[str, np.ndarray] = {}
+        left_out: List[str] = []
+        for index, item in enumerate(structure):
+            value = args[index] if index < len(args) else None
+            if value is None:
+                left_out += _names(item)
+            else:
+                self._bind(item, value, specs, feeds)
+        for name in left_out:
+            feeds[name] = self._zero_state(specs[name], feeds, specs)
+        outputs = self.sessions[graph].run(None, feeds)
+        by_name = {t["name"]: torch.from_numpy(np.ascontiguousarray(o)) for t, o in zip(entry["outputs"], outputs)}
+        nested = [self._nest(item, by_name) for item in self.outputs[graph]]
+        return nested[0] if len(nested) == 1 else tuple(nested)
+
+    def _bind(self, item: Structure, value: Any, specs: Mapping[str, Any], feeds: Dict[str, np.ndarray]) -> None:
+        if isinstance(item, str):
+            array = value.detach().cpu().numpy() if isinstance(value, Tensor) else np.asarray(value)
+            feeds[item] = array.astype(specs[item]["dtype"], copy=False)  # int -> a 0-d int64 scalar input
+            return
+        if not isinstance(value, (tuple, list)) or len(value) != len(item):
+            raise TypeError(f"expected a tuple of {len(item)} tensors for {', '.join(_names(item))}")
+        for sub_item, sub_value in zip(item, value):
+            self._bind(sub_item, sub_value, specs, feeds)
+
+    def _zero_state(self, spec: Mapping[str, Any], feeds: Mapping[str, np.ndarray], specs: Mapping[str, Any]) -> np.ndarray:
+        """The zero state the model starts from when given None; its named axes (``batch``) take
+        their sizes from the inputs that were given."""
+        if spec["name"] not in self.states:
+            raise TypeError(f"input {spec['name']!r} is not a state, so it cannot be left out")
+        sizes = {dim: size for name, array in feeds.items()
+                 for dim, size in zip(specs[name]["shape"], array.shape) if isinstance(dim, str)}  # fmt: skip
+        shape = []
+        for dim in spec["shape"]:
+            if isinstance(dim, str) and dim not in sizes:
+                raise TypeError(f"cannot size the zero state {spec['name']!r}: no input gives its {dim!r} axis")
+            shape.append(sizes[dim] if isinstance(dim, str) else dim)
+        return np.zeros(shape, dtype=spec["dtype"])
+
+    def _nest(self, item: Structure, outputs: Mapping[str, Tensor]) -> Any:
+        return outputs[item] if isinstance(item, str) else tuple(self._nest(i, outputs) for i in item)
