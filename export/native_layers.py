@@ -308,6 +308,21 @@ def _describe(path: str, module: nn.Module, kind: str, layers: int, directions: 
     }
 
 
+def recurrent_layers(model: nn.Module) -> List[Tuple[str, nn.Module, nn.Module, str]]:
+    """(path, module, layer, kind) of every recurrent layer of ``model``: ``module`` is what an
+    export replaces (a ``Packed*`` wrapper, or the layer itself), ``layer`` the torch.nn or
+    zoo.nn layer that holds the weights; a wrapped layer is not listed twice."""
+    found: List[Tuple[str, nn.Module, nn.Module, str]] = []
+    for path, module in model.named_modules():
+        if any(path.startswith(done + ".") for done, *_ in found):
+            continue  # the torch.nn layer inside a Packed* wrapper already listed
+        layer = module.layer if isinstance(module, (PackedRNN, PackedLSTM)) else module
+        kind = recurrent_kind(layer)
+        if kind is not None:
+            found.append((path, module, layer, kind))
+    return found
+
+
 def with_native_layers(model: nn.Module, gemm_step: Collection[str] = ()) -> Tuple[nn.Module, List[Dict[str, Any]]]:
     """A copy of ``model`` (eval mode) whose recurrent layers run as native ONNX nodes, and one
     record per replaced module. Nothing else changes: the copy computes the same function.
@@ -320,16 +335,8 @@ def with_native_layers(model: nn.Module, gemm_step: Collection[str] = ()) -> Tup
         return NativeHelloRNNCell(model).eval(), [record]
     copied = copy.deepcopy(model).eval()
     records: List[Dict[str, Any]] = []
-    replaced: List[str] = []
-    for path, module in list(copied.named_modules()):
-        if any(path.startswith(done + ".") for done in replaced):
-            continue  # inside a module already replaced (the torch.nn layer of a Packed* wrapper)
-        packed = isinstance(module, (PackedRNN, PackedLSTM))
-        layer = module.layer if packed else module
-        kind = recurrent_kind(layer)
-        if kind is None:
-            continue
-        replaced.append(path)
+    for path, module, layer, kind in recurrent_layers(copied):
+        packed = module is not layer
         replacement = (NativeLSTM if kind == "lstm" else NativeRNN)(layer, kind, kind in gemm_step)
         records.append(_describe(path, layer, kind, layer.num_layers, 2 if layer.bidirectional else 1, packed))
         if replacement.gemm_step:

@@ -31,6 +31,12 @@ from zoo.train.checkpoint import load_weights, write_json
 from zoo.train.rundir import config_from_dict
 
 DEVICES = ("cpu", "cuda", "all")
+# A float32 runtime may be this many times as far from the float64 truth as eager float32
+# PyTorch is, element by element, on top of the tolerance: a trained recurrent net amplifies
+# float32 rounding over hundreds of steps (trained char-lstm: 7e-5 at batch 64 x 256 steps),
+# which no float32 implementation can undo. The eager-fp32 row shows that distance.
+NOISE_FACTOR = 2.0
+STRUCTURE = "onnx-file"  # the runtime name of the rows that check the ONNX file's recurrent nodes
 
 
 @dataclass
@@ -65,7 +71,8 @@ class ParityReport:
         """Largest absolute error per runtime (float outputs)."""
         worst: Dict[str, float] = {}
         for row in self.rows:
-            worst[row.runtime] = max(worst.get(row.runtime, 0.0), row.max_abs)
+            if row.runtime != STRUCTURE:  # a check of the file, not a comparison of values
+                worst[row.runtime] = max(worst.get(row.runtime, 0.0), row.max_abs)
         return worst
 
     def summary(self) -> Dict[str, Any]:
@@ -82,7 +89,8 @@ class ParityReport:
         return {"model": self.model, "summary": self.summary(), "rows": [asdict(r) for r in self.rows]}
 
 
-def compare(expected: Sequence[np.ndarray], got: Sequence[np.ndarray], outputs: Sequence[TensorSpec], tolerance_of) -> List[Row]:  # type: ignore[no-untyped-def]
+def compare(expected: Sequence[np.ndarray], got: Sequence[np.ndarray], outputs: Sequence[TensorSpec], tolerance_of,  # type: ignore[no-untyped-def]
+            floor: Optional[Sequence[np.ndarray]] = None) -> List[Row]:
     """Rows (without graph/case/runtime filled) for count, then dtype, shape and values.
 
     ``expected`` may be float64 (the reference): dtypes are checked against ``outputs``, the
@@ -91,7 +99,7 @@ def compare(expected: Sequence[np.ndarray], got: Sequence[np.ndarray], outputs: 
     if len(expected) != len(got) or len(got) != len(outputs):
         return [Row("", "", "", "*", float("inf"), float("inf"), 0, 0, False, f"{len(got)} outputs, expected {len(outputs)}")]
     rows = []
-    for spec, want, have in zip(outputs, expected, got):
+    for index, (spec, want, have) in enumerate(zip(outputs, expected, got)):
         declared = np.dtype(spec.dtype)
         tolerance = tolerance_of(declared)
         row = Row("", "", "", spec.name, 0.0, 0.0, tolerance.atol, tolerance.rtol, True)
@@ -100,22 +108,29 @@ def compare(expected: Sequence[np.ndarray], got: Sequence[np.ndarray], outputs: 
         elif have.shape != want.shape:
             row.passed, row.problem, row.max_abs, row.max_rel = False, f"shape {have.shape}, expected {want.shape}", float("inf"), float("inf")
         elif want.size:
-            row.max_abs, row.max_rel, row.problem = _value_errors(have.astype(np.float64), want.astype(np.float64), tolerance)
+            noise = floor[index].astype(np.float64) if floor is not None and floor[index].shape == want.shape else None
+            row.max_abs, row.max_rel, row.problem = _value_errors(have.astype(np.float64), want.astype(np.float64), tolerance, noise)
             row.passed = not row.problem
         rows.append(row)
     return rows
 
 
-def _value_errors(have: np.ndarray, want: np.ndarray, tolerance: Tolerance) -> Tuple[float, float, str]:
+def _value_errors(
+    have: np.ndarray, want: np.ndarray, tolerance: Tolerance, noise: Optional[np.ndarray] = None
+) -> Tuple[float, float, str]:
     """(max abs error, max rel error, problem or ""), element by element: a finite expected value
-    needs a finite value within atol + rtol * |expected|, a NaN or inf expected the same one.
-    ``difference > allowed`` is False for NaN, so closeness is asked as ``<=``, which NaN fails."""
+    needs a finite value within atol + rtol * |expected| (+ ``NOISE_FACTOR`` times the distance of
+    eager float32 PyTorch's value, ``noise``, from the expected one), a NaN or inf expected the
+    same one. ``difference > allowed`` is False for NaN, so closeness is asked as ``<=``, which
+    NaN fails."""
     with np.errstate(invalid="ignore", over="ignore"):
         difference = np.abs(have - want)
         all_finite = bool(np.isfinite(difference).all())  # the usual case, kept to a few passes
         expected_finite = True if all_finite else np.isfinite(want)
         scale = np.abs(want) if all_finite else np.abs(np.where(expected_finite, want, 0.0))
         allowed = tolerance.atol + tolerance.rtol * scale
+        if noise is not None:  # the model's own float32 noise at this element
+            allowed = allowed + NOISE_FACTOR * np.nan_to_num(np.abs(noise - want), nan=0.0, posinf=0.0)
         if not all_finite:  # NaN or inf somewhere: only the same non-finite value passes
             allowed = np.where(expected_finite, allowed, 0.0)
             same = (have == want) | (np.isnan(have) & np.isnan(want))
@@ -125,11 +140,21 @@ def _value_errors(have: np.ndarray, want: np.ndarray, tolerance: Tolerance) -> T
     non_finite = 0 if all_finite else int((bad & expected_finite & ~np.isfinite(have)).sum())
     if non_finite:
         problem = f"{non_finite} non-finite values where finite ones are expected"
+    elif tolerance.rms_rel is not None:
+        ratio = rms_ratio(have, want) if all_finite else float("inf")
+        problem = f"RMS error {ratio:.3g} of the expected RMS, above {tolerance.rms_rel:g}" if not ratio <= tolerance.rms_rel else ""
     elif bad.any():
         problem = f"{int(bad.sum())} of {bad.size} values outside atol {tolerance.atol:g} + rtol {tolerance.rtol:g}"
     else:
         problem = ""
     return float(difference.max()), float(relative.max()), problem
+
+
+def rms_ratio(have: np.ndarray, want: np.ndarray) -> float:
+    """RMS of the error over the RMS of the expected values (0 when both are zero)."""
+    error = float(np.sqrt(np.mean((have - want) ** 2)))
+    scale = float(np.sqrt(np.mean(want**2)))
+    return error / scale if scale > 0 else (0.0 if error == 0 else float("inf"))
 
 
 def _chunked(run: runtimes.Runner, case: Case, graph: Graph, signature: Signature) -> List[np.ndarray]:
@@ -221,11 +246,14 @@ def verify_bundle(
                 progress(f"{graph.name} {case.name}")
             whole = _whole_inputs(case, signature, graph)
             want = reference(whole)
-            for name, run in runners.items():
+            floor = None  # eager float32's own outputs: the model's float32 noise (NOISE_FACTOR)
+            for name, run in runners.items():  # eager-fp32 first, where it runs
                 if name == "onnx-reference" and number > 0:
                     continue  # numpy operators: the smallest case only
                 got = _chunked(run, case, graph, signature) if case.chunks else run(whole)
-                _add(report, graph, case.name, name, want, got, tolerances)
+                if name == "eager-fp32":
+                    floor = got
+                _add(report, graph, case.name, name, want, got, tolerances, floor)
         if graph.name == "forward":
             _check_vectors(bundle, manifest, graph, runners, report, tolerances)
         _check_recurrent(bundle, manifest, graph, report)
@@ -277,8 +305,8 @@ def _runners(
     return runners
 
 
-def _add(report: ParityReport, graph: Graph, case: str, runtime: str, want, got, tolerances: Tolerances) -> None:  # type: ignore[no-untyped-def]
-    rows = compare(want, got, graph.outputs, lambda dtype: tolerances.for_output(report.model, runtime, case, dtype))
+def _add(report: ParityReport, graph: Graph, case: str, runtime: str, want, got, tolerances: Tolerances, floor=None) -> None:  # type: ignore[no-untyped-def]
+    rows = compare(want, got, graph.outputs, lambda dtype: tolerances.for_output(report.model, runtime, case, dtype), floor)
     for row in rows:
         row.graph, row.case, row.runtime = graph.name, case, runtime
     report.rows.extend(rows)
@@ -312,7 +340,7 @@ def _check_recurrent(bundle: Path, manifest: Dict[str, Any], graph: Graph, repor
         missing = [op for op in claimed if not found["all"][op]]
         if missing:
             problem = f"the manifest claims {', '.join(missing)} nodes that {entry['onnx']} does not hold"
-    report.rows.append(Row(graph.name, "recurrent-layers", "onnx-file", "*", 0.0, 0.0, 0, 0, not problem, problem))
+    report.rows.append(Row(graph.name, "recurrent-layers", STRUCTURE, "*", 0.0, 0.0, 0, 0, not problem, problem))
 
 
 def recurrent_nodes(proto: "onnx.ModelProto") -> Dict[str, Counter]:
@@ -340,7 +368,11 @@ def _check_vectors(bundle, manifest, graph, runners, report, tolerances) -> None
         inputs, outputs = read_vector(bundle / entry["dir"])
         check_feeds(inputs_spec, dict(inputs))
         want = [array for _, array in outputs]
+        floor = None
         for name, run in runners.items():
             if name == "onnx-reference":
                 continue
-            _add(report, graph, f"vector-{entry['dir'].rsplit('_', 1)[1]}", name, want, run([a for _, a in inputs]), tolerances)
+            got = run([a for _, a in inputs])
+            if name == "eager-fp32":
+                floor = got
+            _add(report, graph, f"vector-{entry['dir'].rsplit('_', 1)[1]}", name, want, got, tolerances, floor)

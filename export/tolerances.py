@@ -5,7 +5,7 @@ import fnmatch
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Optional
 
 import numpy as np
 
@@ -17,6 +17,10 @@ class Tolerance:
     atol: float
     rtol: float
     reason: str
+    # When set, the output as a whole instead of element by element: the RMS of the error over
+    # the RMS of the expected values must stay within it (quantized graphs, whose error scales
+    # with each tensor's range rather than with each value).
+    rms_rel: Optional[float] = None
 
 
 class Tolerances:
@@ -35,5 +39,5 @@ class Tolerances:
         for entry in self.overrides:
             if all(fnmatch.fnmatchcase(value, entry.get(key, "*")) for key, value in
                    (("model", model), ("runtime", runtime), ("case", case))):  # fmt: skip
-                return Tolerance(entry["atol"], entry["rtol"], entry["reason"])
+                return Tolerance(entry.get("atol", 0.0), entry.get("rtol", 0.0), entry["reason"], entry.get("rms_rel"))
         return self.default

@@ -18,7 +18,7 @@ from typing import Any, Dict, List, Optional, Tuple
 
 from torch import Tensor, nn
 
-from export.native_layers import ONNX_OP, recurrent_kind
+from export.native_layers import ONNX_OP, recurrent_layers
 from zoo import nn as znn
 from zoo.models.char_lm import HelloRNNCell
 from zoo.nn.packed import PackedLSTM, PackedRNN
@@ -104,16 +104,8 @@ def with_exportable_layers(model: nn.Module) -> Tuple[nn.Module, List[Dict[str, 
         record = _record("", model.cell, "loop", ["Loop"], None)
         record["layer"] = "zoo.nn.RNNCell stepped over time"
         return twin, [record]
-    replaced: List[str] = []
-    for name, module in list(twin.named_modules()):
-        if any(name.startswith(done + ".") for done in replaced):
-            continue
-        packed = isinstance(module, (PackedRNN, PackedLSTM))
-        layer = module.layer if packed else module
-        kind = recurrent_kind(layer)
-        if kind is None:
-            continue
-        replaced.append(name)
+    for name, module, layer, kind in recurrent_layers(twin):
+        packed = module is not layer
         loops = ["Loop"] * layer.num_layers * (2 if layer.bidirectional else 1)
         if packed:
             replacement = (BatchFirstLSTM if isinstance(module, PackedLSTM) else BatchFirstRNN)(module.layer)
