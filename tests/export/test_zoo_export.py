@@ -14,7 +14,7 @@ from safetensors.torch import load_file
 import zoo
 from export.bundle import export_bundle
 from export.files import read_manifest, sha256
-from export.parity import recurrent_nodes, verify_bundle
+from export.parity import recurrent_nodes
 from export.source import from_registry
 from export.vectors import read_vector
 
@@ -39,9 +39,11 @@ def bundles(tmp_path_factory):
 @pytest.mark.parametrize("name", NAMES)
 def test_export_all_then_verify_passes(bundles, name):
     result = bundles(name)
-    assert result.parity is not None and result.parity.passed, result.parity.failures()[:3]
-    again = verify_bundle(result.bundle, "cpu")
-    assert again.passed, again.failures()[:3]
+    # The export's own verification, of the bundle as it was put in place (`zoo verify` of a
+    # placed bundle is tested in test_native_recurrent.py and test_export_errors.py).
+    again = result.parity
+    assert again is not None and again.passed, again.failures()[:3]
+    assert read_manifest(result.bundle)["parity"]["comparisons"] == len(again.rows)
     runtimes = {row.runtime for row in again.rows}
     assert {"eager-fp32", "torchscript", "onnxruntime-cpu", "onnx-reference"} <= runtimes
     cases = {row.case for row in again.rows if row.graph == "forward"}
