@@ -39,7 +39,12 @@ def local_cuda_device() -> torch.device:
 
 
 def leave() -> None:
+    """Leaves the process group once every process is done with it. Without the barrier a
+    process that finishes first tears its gloo threads down while another still talks to it,
+    and may abort at exit ("terminate called without an active exception", seen once in the
+    CI run of a --time-limit stop)."""
     if dist.is_initialized():
+        dist.barrier()
         dist.destroy_process_group()
 
 

@@ -95,6 +95,7 @@ def train(request: TrainRequest, console: Optional[Console] = None) -> TrainResu
     result = TrainResult(run.out, status, loop["epoch"], loop["best"])
     if status != "interrupted":
         result.test, result.sample = _finish(run, loop, console)
+    del ddp_model  # its reducer holds the process group: gone before the group is
     distributed.leave()
     return result
 
