@@ -11,13 +11,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 
 from export.bundle import export_bundle
 from export.source import from_registry
 
 ROOT = Path(__file__).resolve().parents[2]
-CPP = ROOT / "serve" / "cpp"
 NODE = ROOT / "serve" / "node"
 BUNDLES = ("char-lstm", "name-gru", "mnist-cnn")  # state, lengths, CNN
 
@@ -62,20 +60,6 @@ def non_finite(bundles, tmp_path_factory):
         np.save(path, array)
         made[kind] = bundle
     return made
-
-
-@pytest.fixture(scope="module")
-def cpp_loader():
-    missing = _missing("cmake", "g++", "make")
-    if missing:
-        pytest.skip(f"the C++ loader needs {missing}, not found on PATH")
-    build = CPP / "build"  # kept between runs (git-ignored): cmake rebuilds only what changed
-    if not (build / "CMakeCache.txt").exists():
-        subprocess.run(["cmake", "-S", str(CPP), "-B", str(build), "-DCMAKE_BUILD_TYPE=Release",
-                        f"-DCMAKE_PREFIX_PATH={torch.utils.cmake_prefix_path}"],
-                       check=True, capture_output=True, text=True)  # fmt: skip
-    subprocess.run(["cmake", "--build", str(build), "-j2"], check=True, capture_output=True, text=True)
-    return build / "zoo_check"
 
 
 @pytest.fixture(scope="module")
