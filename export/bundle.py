@@ -25,12 +25,12 @@ import torch
 
 import zoo
 from export import onnx_export, place, triton
-from export.quantize import INT8_FILE, quantize_int8
 from export.cases import forward_cases
 from export.files import MANIFEST, SCHEMA_VERSION, file_entries
 from export.graphs import Graph, argument_structure, graphs_of
 from export.manifest import task_meaning, tensor_entry
 from export.parity import ParityReport, verify_bundle
+from export.quantize import INT8_FILE, quantize_int8
 from export.runtimes import torch_runner
 from export.source import Source
 from export.vectors import write_vector

@@ -14,13 +14,19 @@ Schema version 1 (every key always present):
   ``inputs`` and ``outputs`` as ``{"name", "dtype", "shape", "doc"}`` with symbolic dims as
   strings (and ``vocab`` for token ids), the ``ops`` it uses, and ``arguments``: how the input
   names nest as positional arguments of the TorchScript method (``["tokens", ["h_0", "c_0"]]``).
+  With an ONNX file: ``recurrent``, ``{"mode": "native" | "loop" | "as is", "layers": [...]}``,
+  one entry per recurrent layer (``module``, ``layer`` class, ``implementation``,
+  ``onnx_nodes``, ``direction``, ``replaced_by_twin`` and ``twin``, ``one_step`` where a
+  generate/decode step runs as matrix products), checked against the file by ``zoo verify``;
+  and for ``forward`` exported with ``--quantize int8``, ``int8``: its file, the method, its
+  integer operators and the float compute operators it kept.
 - ``state_pairs`` (``{"input", "output"}``: feed the output back to continue a sequence) and
   ``ragged`` (``{"lengths", "sequence"}``) of ``forward``.
 - ``files``: every other file of the bundle with sha256 and size, except ``parity.json``
   (a report that each ``zoo verify`` rewrites). Every path in the manifest is relative, without
   ``..``, stays inside the bundle when its symbolic links are followed, and is listed here; a
   file in the bundle that is not listed makes it refused (``export.files.check_files``).
-- ``export``: formats, exporter, the opset asked for; ``versions``: torch, onnx, onnxruntime, zoo, python.
+- ``export``: formats, exporter, the opset asked for, ``recurrent`` and ``quantize``; ``versions``: torch, onnx, onnxruntime, zoo, python.
 - ``test_vectors``: each ``test_data_set_K`` folder with the case it came from.
 - ``parity``: the summary of the latest verification (``passed``, devices, comparisons,
   failures, worst errors, skipped runtimes), written at export and by each ``zoo verify``

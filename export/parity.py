@@ -321,14 +321,20 @@ def _check_recurrent(bundle: Path, manifest: Dict[str, Any], graph: Graph, repor
     recurrent = entry.get("recurrent")
     if not entry.get("onnx") or recurrent is None:
         return
-    claimed = Counter(node for layer in recurrent["layers"] for node in layer["onnx_nodes"])
+    try:
+        claimed = Counter(str(node) for layer in recurrent["layers"] for node in layer["onnx_nodes"])
+        mode = recurrent["mode"]
+    except (KeyError, TypeError):  # a hand-edited manifest: a failed check, not a crash
+        report.rows.append(Row(graph.name, "recurrent-layers", STRUCTURE, "*", 0.0, 0.0, 0, 0, False,
+                               "the manifest's recurrent account is malformed; export the bundle again"))  # fmt: skip
+        return
     found = recurrent_nodes(onnx.load_from_string((bundle / entry["onnx"]).read_bytes()))
     problem = ""
     if graph.name == "forward":
         top = found["top"]
         native = Counter({op: n for op, n in top.items() if op != "Loop"})
         claimed_native = Counter({op: n for op, n in claimed.items() if op != "Loop"})
-        if recurrent["mode"] == "native" and top["Loop"]:
+        if mode == "native" and top["Loop"]:
             problem = f"the manifest says native but {entry['onnx']} holds {top['Loop']} Loop node(s)"
         elif native != claimed_native:
             problem = f"the manifest claims {dict(claimed_native)} native nodes but {entry['onnx']} holds {dict(native)}"
