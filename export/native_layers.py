@@ -22,7 +22,8 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-import export.native_ops  # noqa: F401  (registers the zoo::onnx_* operators and symbolics)
+import export.native_ops  # registers the zoo::onnx_* operators and their ONNX symbolics
+from export.native_ops import gru_cell, lstm_cell, rnn_cell
 from zoo import nn as znn
 from zoo.models.char_lm import HelloRNNCell
 from zoo.nn.checks import check_token_batch
@@ -77,6 +78,10 @@ class _NativeLayer(nn.Module):
         self.hidden_size = hidden_size
         self.direction = "bidirectional" if w.size(0) == 2 else "forward"
 
+    def _input_part(self, x: Tensor) -> Tensor:
+        """x W^T + Wb of the forward direction for one step (B, I) -> (B, G*H)."""
+        return torch.addmm(self.B[0, : self.W.size(1)], x, self.W[0].t())
+
     def _outputs(self, y: Tensor) -> Tensor:
         """(T, D, B, H) -> (T, B, D*H): the directions side by side, as torch.nn concatenates
         them; one direction is one Squeeze (the general form costs five nodes a layer, which
@@ -89,13 +94,7 @@ class _NativeLayer(nn.Module):
 class NativeLSTMLayer(_NativeLayer):
     def step(self, x: Tensor, h: Tensor, c: Tensor) -> Tuple[Tensor, Tensor]:
         """One time step of the forward direction in plain matrix products, ONNX gate order."""
-        hidden = self.hidden_size
-        gates = torch.addmm(self.B[0, : 4 * hidden] + self.B[0, 4 * hidden :], x, self.W[0].t()) + torch.mm(h, self.R[0].t())
-        i = torch.sigmoid(gates[:, :hidden])
-        o = torch.sigmoid(gates[:, hidden : 2 * hidden])
-        f = torch.sigmoid(gates[:, 2 * hidden : 3 * hidden])
-        c_next = f * c + i * torch.tanh(gates[:, 3 * hidden :])
-        return o * torch.tanh(c_next), c_next
+        return lstm_cell(self._input_part(x), h, c, self.R[0], self.B[0, self.W.size(1) :])
 
     def forward(
         self, x: Tensor, lengths: Optional[Tensor], h0: Optional[Tensor], c0: Optional[Tensor]
@@ -106,13 +105,7 @@ class NativeLSTMLayer(_NativeLayer):
 
 class NativeGRULayer(_NativeLayer):
     def step(self, x: Tensor, h: Tensor, c: Tensor) -> Tuple[Tensor, Tensor]:
-        hidden = self.hidden_size
-        gx = torch.addmm(self.B[0, : 3 * hidden], x, self.W[0].t())
-        gh = torch.addmm(self.B[0, 3 * hidden :], h, self.R[0].t())
-        z = torch.sigmoid(gx[:, :hidden] + gh[:, :hidden])
-        r = torch.sigmoid(gx[:, hidden : 2 * hidden] + gh[:, hidden : 2 * hidden])
-        n = torch.tanh(gx[:, 2 * hidden :] + r * gh[:, 2 * hidden :])  # linear_before_reset
-        h_next = (1 - z) * n + z * h
+        h_next = gru_cell(self._input_part(x), h, self.R[0], self.B[0, self.W.size(1) :])
         return h_next, h_next
 
     def forward(
@@ -130,9 +123,7 @@ class NativeRNNLayer(_NativeLayer):
         self.activation = activation
 
     def step(self, x: Tensor, h: Tensor, c: Tensor) -> Tuple[Tensor, Tensor]:
-        hidden = self.hidden_size
-        pre = torch.addmm(self.B[0, :hidden] + self.B[0, hidden:], x, self.W[0].t()) + torch.mm(h, self.R[0].t())
-        h_next = torch.relu(pre) if self.activation == "Relu" else torch.tanh(pre)
+        h_next = rnn_cell(self._input_part(x), h, self.R[0], self.B[0, self.W.size(1) :], self.activation)
         return h_next, h_next
 
     def forward(

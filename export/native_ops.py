@@ -42,6 +42,38 @@ def _reversed_rows(x: Tensor, lengths: Tensor) -> Tensor:
     return reverse_time(x, reverse_index(lengths, x.size(0)))
 
 
+# One step of each node in ONNX's gate order, from ``gx`` = x W^T + Wb of that step: the eager
+# kernels below and the one-step matrix-product form of ``export.native_layers`` (scripted, inside
+# generate/decode loops) share them. ``r`` is one direction's R (G*H, H), ``rb`` its Rb.
+
+
+def lstm_cell(gx: Tensor, h: Tensor, c: Tensor, r: Tensor, rb: Tensor) -> Tuple[Tensor, Tensor]:
+    """LSTM, gates i, o, f, c: (h', c')."""
+    hidden = h.size(1)
+    gates = gx + torch.mm(h, r.t()) + rb
+    i = torch.sigmoid(gates[:, :hidden])
+    o = torch.sigmoid(gates[:, hidden : 2 * hidden])
+    f = torch.sigmoid(gates[:, 2 * hidden : 3 * hidden])
+    c_next = f * c + i * torch.tanh(gates[:, 3 * hidden :])
+    return o * torch.tanh(c_next), c_next
+
+
+def gru_cell(gx: Tensor, h: Tensor, r: Tensor, rb: Tensor) -> Tensor:
+    """GRU with ``linear_before_reset=1``, gates z, r, h: R_h h + Rb_h is reset afterwards."""
+    hidden = h.size(1)
+    gh = torch.mm(h, r.t()) + rb
+    z = torch.sigmoid(gx[:, :hidden] + gh[:, :hidden])
+    reset = torch.sigmoid(gx[:, hidden : 2 * hidden] + gh[:, hidden : 2 * hidden])
+    candidate = torch.tanh(gx[:, 2 * hidden :] + reset * gh[:, 2 * hidden :])
+    return (1 - z) * candidate + z * h
+
+
+def rnn_cell(gx: Tensor, h: Tensor, r: Tensor, rb: Tensor, activation: str) -> Tensor:
+    """RNN with one activation, ``Tanh`` or ``Relu``."""
+    pre = gx + torch.mm(h, r.t()) + rb
+    return torch.relu(pre) if activation == "Relu" else torch.tanh(pre)
+
+
 def _scan(
     x: Tensor,
     h0: Tensor,
@@ -81,7 +113,6 @@ def _run(
     zeros = X.new_zeros([W.size(0), batch, hidden_size])
     h0 = initial_h if initial_h is not None else zeros
     c0 = initial_c if initial_c is not None else zeros
-    H = hidden_size
     outputs, last_h, last_c = [], [], []
     for d, reverse in enumerate(_directions(direction)):
         w, r = W[d], R[d]
@@ -92,27 +123,17 @@ def _run(
         if kind == "lstm":
 
             def step(gx_t: Tensor, h: Tensor, c: Tensor) -> Tuple[Tensor, Tensor]:
-                gates = gx_t + h @ r.t() + rb
-                i, o, f, g = (gates[:, k * H : (k + 1) * H] for k in range(4))
-                c_next = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
-                return torch.sigmoid(o) * torch.tanh(c_next), c_next
+                return lstm_cell(gx_t, h, c, r, rb)
 
         elif kind == "gru":
 
             def step(gx_t: Tensor, h: Tensor, c: Tensor) -> Tuple[Tensor, Tensor]:
-                gh = h @ r.t() + rb  # linear_before_reset=1: R_h h + Rb_h is reset afterwards
-                z = torch.sigmoid(gx_t[:, :H] + gh[:, :H])
-                reset = torch.sigmoid(gx_t[:, H : 2 * H] + gh[:, H : 2 * H])
-                candidate = torch.tanh(gx_t[:, 2 * H :] + reset * gh[:, 2 * H :])
-                h_next = (1 - z) * candidate + z * h
-                return h_next, c
+                return gru_cell(gx_t, h, r, rb), c
 
         else:
-            act = torch.relu if activation == "Relu" else torch.tanh
 
             def step(gx_t: Tensor, h: Tensor, c: Tensor) -> Tuple[Tensor, Tensor]:
-                h_next = act(gx_t + h @ r.t() + rb)
-                return h_next, c
+                return rnn_cell(gx_t, h, r, rb, activation), c
 
         y, h, c = _scan(gx, h0[d], c0[d] if kind == "lstm" else None, lengths, step)
         outputs.append(_reversed_rows(y, lengths) if reverse else y)
