@@ -246,3 +246,18 @@ def test_float32_noise_of_the_model_widens_the_tolerance():
     assert _value_errors(have, want, tolerance)[2]  # 2e-4 is outside 1e-5 + 1e-4 * 1
     assert not _value_errors(have, want, tolerance, noise=want + np.array([1.5e-4 / NOISE_FACTOR + 1e-5, 0.0]))[2]
     assert _value_errors(have, want, tolerance, noise=want + 1e-7)[2]  # tiny noise: still caught
+
+
+def test_chunks_that_disagree_with_the_whole_run_still_fail(tmp_path):
+    """The noise allowance comes from eager float32's whole run, never its chunked one: a
+    bidirectional layer (whose reverse direction needs the future) fed in chunks fails."""
+    from export.source import Source
+
+    spec = zoo.get_spec("manual-gru")
+    config = spec.make_config(bidirectional=True)
+    torch.manual_seed(0)
+    source = Source(spec, config, spec.build(config).eval(), {"kind": "registry", "name": spec.name, "seed": 0})
+    bundle = export_bundle(source, tmp_path / "b", format="onnx", verify=False).bundle
+    failures = verify_bundle(bundle, write_report=False).failures()
+    assert failures and {r.case for r in failures} == {"b7-t17-chunks-5+5+7"}
+    assert {"eager-fp32", "onnxruntime-cpu"} <= {r.runtime for r in failures}
