@@ -14,7 +14,7 @@ import io
 import json
 import logging
 import warnings
-from typing import Any, Collection, Dict, List, Tuple
+from typing import Any, Collection, Dict, Iterator, List, Tuple
 
 import onnx
 import torch
@@ -143,18 +143,17 @@ def opset_of(proto: onnx.ModelProto) -> int:
     return next(o.version for o in proto.opset_import if o.domain in ("", "ai.onnx"))
 
 
+def iter_nodes(graph: onnx.GraphProto) -> Iterator[onnx.NodeProto]:
+    """Every node of ``graph`` and of its subgraphs (a Loop's body, an If's branches)."""
+    for node in graph.node:
+        yield node
+        for attribute in node.attribute:
+            if attribute.type == onnx.AttributeProto.GRAPH:
+                yield from iter_nodes(attribute.g)
+            for sub in attribute.graphs:
+                yield from iter_nodes(sub)
+
+
 def ops_used(proto: onnx.ModelProto) -> list:
     """Operator types of the graph and of its subgraphs (a Loop's body), sorted."""
-    found = set()
-
-    def visit(graph: onnx.GraphProto) -> None:
-        for node in graph.node:
-            found.add(node.op_type)
-            for attribute in node.attribute:
-                if attribute.type == onnx.AttributeProto.GRAPH:
-                    visit(attribute.g)
-                for sub in attribute.graphs:
-                    visit(sub)
-
-    visit(proto.graph)
-    return sorted(found)
+    return sorted({node.op_type for node in iter_nodes(proto.graph)})

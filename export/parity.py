@@ -23,6 +23,7 @@ from export.cases import Case, cases_for
 from export.feeds import check_feeds
 from export.files import MANIFEST, PARITY, check_files, read_manifest
 from export.graphs import Graph, graphs_of
+from export.onnx_export import iter_nodes
 from export.place import naming
 from export.tolerances import Tolerance, Tolerances
 from export.vectors import read_vector
@@ -239,7 +240,10 @@ def verify_bundle(
         integer_graph = graph.name != "forward"
         reference = runtimes.torch_runner(model.eager32 if integer_graph else model.reference, graph, template,
                                           torch.float32 if integer_graph else torch.float64, "cpu")  # fmt: skip
-        runners = _runners(bundle, manifest, graph, model, scripted, template, devices, integer_graph, report)
+        entry = manifest["graphs"].get(graph.name, {})
+        onnx_bytes = (bundle / entry["onnx"]).read_bytes() if entry.get("onnx") else None
+        proto = onnx.load_from_string(onnx_bytes) if onnx_bytes is not None else None  # parsed once per graph
+        runners = _runners(bundle, entry, graph, model, scripted, template, devices, integer_graph, report, onnx_bytes, proto)
         cases = cases_for(graph, signature, model.spec.stateful)
         for number, case in enumerate(cases):
             if progress:
@@ -258,7 +262,8 @@ def verify_bundle(
                 _add(report, graph, case.name, name, want, got, tolerances, floor)
         if graph.name == "forward":
             _check_vectors(bundle, manifest, graph, runners, report, tolerances)
-        _check_recurrent(bundle, manifest, graph, report)
+        if proto is not None:
+            _check_recurrent(entry, proto, graph, report)
     if write_report:
         record(bundle, report)
     return report
@@ -277,13 +282,13 @@ def record(bundle: Path, report: ParityReport) -> None:
 
 
 def _runners(
-    bundle: Path, manifest: Dict[str, Any], graph: Graph, model: _Model, scripted: Any,
+    bundle: Path, entry: Dict[str, Any], graph: Graph, model: _Model, scripted: Any,
     template: Sequence[object], devices: List[str], integer_graph: bool, report: ParityReport,
+    onnx_bytes: Optional[bytes], proto: Optional["onnx.ModelProto"],
 ) -> Dict[str, runtimes.Runner]:  # fmt: skip
-    """The runtimes to compare for ``graph``, by report name."""
+    """The runtimes to compare for ``graph`` (its manifest ``entry``, its ONNX file as bytes and
+    parsed, or None), by report name."""
     runners: Dict[str, runtimes.Runner] = {}
-    entry = manifest["graphs"].get(graph.name, {})
-    onnx_bytes = (bundle / entry["onnx"]).read_bytes() if entry.get("onnx") else None
     for device in devices:
         cpu = device == "cpu"
         if not (integer_graph and cpu):  # the eager float32 CPU model is those graphs' reference
@@ -299,7 +304,7 @@ def _runners(
     if onnx_bytes is None:
         report.skipped[f"onnx ({graph.name})"] = entry.get("reason", "no ONNX file")
     elif "cpu" in devices:
-        unsupported = runtimes.onnx_reference_gap(onnx.load_from_string(onnx_bytes))
+        unsupported = runtimes.onnx_reference_gap(proto)
         if unsupported:
             report.skipped["onnx-reference"] = unsupported
         else:
@@ -314,14 +319,13 @@ def _add(report: ParityReport, graph: Graph, case: str, runtime: str, want, got,
     report.rows.extend(rows)
 
 
-def _check_recurrent(bundle: Path, manifest: Dict[str, Any], graph: Graph, report: ParityReport) -> None:
+def _check_recurrent(entry: Dict[str, Any], proto: "onnx.ModelProto", graph: Graph, report: ParityReport) -> None:
     """The manifest's account of the recurrent layers must match the ONNX file: the native and
     ``Loop`` nodes it claims are the ones the graph holds, and a graph claimed native holds no
     ``Loop`` unless it is autoregressive (``generate``, ``decode``: the loop over generated
     tokens stays, with the native nodes inside it)."""
-    entry = manifest["graphs"].get(graph.name, {})
     recurrent = entry.get("recurrent")
-    if not entry.get("onnx") or recurrent is None:
+    if recurrent is None:
         return
     try:
         claimed = Counter(str(node) for layer in recurrent["layers"] for node in layer["onnx_nodes"])
@@ -330,7 +334,7 @@ def _check_recurrent(bundle: Path, manifest: Dict[str, Any], graph: Graph, repor
         report.rows.append(Row(graph.name, "recurrent-layers", STRUCTURE, "*", 0.0, 0.0, 0, 0, False,
                                "the manifest's recurrent account is malformed; export the bundle again"))  # fmt: skip
         return
-    found = recurrent_nodes(onnx.load_from_string((bundle / entry["onnx"]).read_bytes()))
+    found = recurrent_nodes(proto)
     problem = ""
     if graph.name == "forward":
         top = found["top"]
@@ -355,17 +359,7 @@ def recurrent_nodes(proto: "onnx.ModelProto") -> Dict[str, Counter]:
     """``top``: Loop/RNN/LSTM/GRU nodes of the main graph; ``all``: the same with subgraphs."""
     kinds = ("Loop", "RNN", "LSTM", "GRU")
     top = Counter(node.op_type for node in proto.graph.node if node.op_type in kinds)
-    every: Counter = Counter()
-
-    def visit(graph: "onnx.GraphProto") -> None:
-        for node in graph.node:
-            if node.op_type in kinds:
-                every[node.op_type] += 1
-            for attribute in node.attribute:
-                if attribute.type == onnx.AttributeProto.GRAPH:
-                    visit(attribute.g)
-
-    visit(proto.graph)
+    every = Counter(node.op_type for node in iter_nodes(proto.graph) if node.op_type in kinds)
     return {"top": top, "all": every}
 
 

@@ -85,16 +85,9 @@ def onnx_reference_gap(proto: "onnx.ModelProto") -> str:
     """Why ``onnx.reference`` cannot evaluate this graph, or "" when it can. Its ``RNN`` knows
     only the ``Tanh`` activation (``Relu`` raises). It also ignores ``sequence_lens``, which the
     smallest case it runs (one row at full length) does not need."""
-    import onnx
+    from export.onnx_export import iter_nodes
 
-    def nodes(graph: "onnx.GraphProto"):  # type: ignore[no-untyped-def]
-        for node in graph.node:
-            yield node
-            for attribute in node.attribute:
-                if attribute.type == onnx.AttributeProto.GRAPH:
-                    yield from nodes(attribute.g)
-
-    for node in nodes(proto.graph):
+    for node in iter_nodes(proto.graph):
         if node.op_type == "RNN":
             for attribute in node.attribute:
                 names = {a.decode() for a in attribute.strings} if attribute.name == "activations" else set()
