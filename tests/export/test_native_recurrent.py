@@ -3,6 +3,7 @@ loop``), int8 bundles, and the checks that make a wrong weight conversion or a f
 fail verification."""
 
 import json
+import shutil
 
 import numpy as np
 import onnx
@@ -17,7 +18,7 @@ from export.bundle import export_bundle
 from export.files import file_entries, read_manifest
 from export.native_layers import NativeLSTM, NativeRNN, onnx_gate_order
 from export.parity import verify_bundle
-from export.source import from_registry
+from export.source import Source, from_registry
 from export.tolerances import Tolerances
 from zoo import nn as znn
 from zoo.cli import app
@@ -48,33 +49,39 @@ def test_loop_translation_passes_the_parity_grid(name, tmp_path):
     assert ("Loop" in result.ops["forward"]) is any(layer["implementation"] == "loop" for layer in layers)
 
 
+def _seeded(name, seed, **config):
+    """Model ``name`` with a config other than its default, seeded weights (as from_registry)."""
+    spec = zoo.get_spec(name)
+    made = spec.make_config(**config)
+    torch.manual_seed(seed)
+    return Source(spec, made, spec.build(made).eval(), {"kind": "registry", "name": name, "seed": seed})
+
+
 @pytest.fixture(scope="module")
 def lstm_bundle(tmp_path_factory):
     """A bidirectional two-layer LSTM classifier with ragged batches, native, with int8."""
-    spec = zoo.get_spec("lstm-classifier")
-    config = spec.make_config(bidirectional=True, num_layers=2)
-    torch.manual_seed(0)
-    from export.source import Source
-
-    source = Source(spec, config, spec.build(config).eval(), {"kind": "registry", "name": spec.name, "seed": 0})
+    source = _seeded("lstm-classifier", 0, bidirectional=True, num_layers=2)
     return export_bundle(source, tmp_path_factory.mktemp("lstm") / "b", format="onnx", quantize="int8")
 
 
 def _copy(bundle, tmp_path):
-    import shutil
-
     shutil.copytree(bundle, tmp_path / "copy")
     return tmp_path / "copy"
 
 
-def _rewrite(bundle, change):
-    """Applies ``change`` to model.onnx and re-hashes it, so only the comparisons can object."""
-    proto = onnx.load(bundle / "model.onnx")
-    change(proto)
-    onnx.save(proto, bundle / "model.onnx")
+def _rehash(bundle):
+    """The manifest's hashes made to match changed files, so only the comparisons can object."""
     manifest = read_manifest(bundle)
     manifest["files"] = file_entries(bundle)
     write_json(bundle / "manifest.json", manifest)
+
+
+def _rewrite(bundle, change):
+    """Applies ``change`` to model.onnx and re-hashes it."""
+    proto = onnx.load(bundle / "model.onnx")
+    change(proto)
+    onnx.save(proto, bundle / "model.onnx")
+    _rehash(bundle)
 
 
 def test_bidirectional_ragged_lstm_is_native_and_passes(lstm_bundle):
@@ -159,17 +166,10 @@ def test_int8_bundle_is_verified_with_its_own_tolerance(lstm_bundle):
 def test_int8_graph_of_other_weights_fails_verification(lstm_bundle, tmp_path):
     """The int8 tolerance still has teeth: an int8 graph quantized from other weights fails."""
     bundle = _copy(lstm_bundle.bundle, tmp_path)
-    spec = zoo.get_spec("lstm-classifier")
-    config = spec.make_config(bidirectional=True, num_layers=2)
-    torch.manual_seed(1)
-    from export.source import Source
-
-    other = Source(spec, config, spec.build(config).eval(), {"kind": "registry", "name": spec.name, "seed": 1})
+    other = _seeded("lstm-classifier", 1, bidirectional=True, num_layers=2)
     made = export_bundle(other, tmp_path / "other", format="onnx", quantize="int8", verify=False).bundle
     (bundle / "model.int8.onnx").write_bytes((made / "model.int8.onnx").read_bytes())
-    manifest = read_manifest(bundle)
-    manifest["files"] = file_entries(bundle)
-    write_json(bundle / "manifest.json", manifest)
+    _rehash(bundle)
     failures = verify_bundle(bundle, write_report=False).failures()
     assert failures and {r.runtime for r in failures} == {"onnxruntime-int8"}
     assert "RMS error" in failures[0].problem
@@ -251,13 +251,7 @@ def test_float32_noise_of_the_model_widens_the_tolerance():
 def test_chunks_that_disagree_with_the_whole_run_still_fail(tmp_path):
     """The noise allowance comes from eager float32's whole run, never its chunked one: a
     bidirectional layer (whose reverse direction needs the future) fed in chunks fails."""
-    from export.source import Source
-
-    spec = zoo.get_spec("manual-gru")
-    config = spec.make_config(bidirectional=True)
-    torch.manual_seed(0)
-    source = Source(spec, config, spec.build(config).eval(), {"kind": "registry", "name": spec.name, "seed": 0})
-    bundle = export_bundle(source, tmp_path / "b", format="onnx", verify=False).bundle
+    bundle = export_bundle(_seeded("manual-gru", 0, bidirectional=True), tmp_path / "b", format="onnx", verify=False).bundle
     failures = verify_bundle(bundle, write_report=False).failures()
     assert failures and {r.case for r in failures} == {"b7-t17-chunks-5+5+7"}
     assert {"eager-fp32", "onnxruntime-cpu"} <= {r.runtime for r in failures}
