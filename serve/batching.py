@@ -61,7 +61,6 @@ class Batcher:
         self.outputs = graph["outputs"]
         self.states = states
         self.lengths_of = {sequence: lengths for lengths, sequence in ragged.items()}
-        self.lengths_names = set(ragged)
         self.start_run = start_run
         self.policy = policy
         self.on_batch = on_batch or (lambda size: None)
@@ -109,34 +108,15 @@ class Batcher:
 
     def _batches(self, taken: List[_Pending]) -> List[List[Member]]:
         """Rows that can share a run, cut by ``max_batch`` rows and ``max_tokens`` padded cells."""
-        groups: Dict[Tuple, List[Member]] = {}
-        for pending in taken:
-            for index, row in enumerate(pending.rows):
-                groups.setdefault(self._key(row), []).append((pending, index))
-        batches: List[List[Member]] = []
-        for members in groups.values():
-            # Longest first: a batch's first row sets the length every row in it is padded to.
-            sized = sorted(((self._steps(p.rows[i]), (p, i)) for p, i in members), key=lambda s: -s[0])
-            current: List[Member] = []
-            longest = 0
-            for steps, member in sized:
-                if current and (len(current) + 1 > self.policy.max_batch or (len(current) + 1) * longest > self.policy.max_tokens):
-                    batches.append(current)
-                    current = []
-                if not current:
-                    longest = steps
-                current.append(member)
-            batches.append(current)
-        return batches
-
-    def _steps(self, row: Row) -> int:
-        return max((array.shape[0] for name, array in row.items() if name in self.lengths_of), default=1)
+        members = [(pending, index) for pending in taken for index in range(len(pending.rows))]
+        plan = plan_batches([p.rows[i] for p, i in members], self.lengths_of, self.policy.max_batch, self.policy.max_tokens)
+        return [[members[i] for i in batch] for batch in plan]
 
     async def _run_batch(self, members: List[Member]) -> None:
         requests = list({id(p): p for p, _ in members}.values())
         try:
             rows = [pending.rows[index] for pending, index in members]
-            feeds, steps = self._feeds(rows)
+            feeds, steps = stack_rows(rows, self.inputs, self.states, self.lengths_of)
             run = self.start_run(feeds)
             # A run that nobody waits for any more is stopped: when every request in it gave up.
             for pending in requests:
@@ -144,7 +124,7 @@ class Batcher:
             self.on_batch(len(rows))
             outputs = await run.result()
             for position, (pending, index) in enumerate(members):
-                pending.deliver(index, self._row_outputs(outputs, position, None if steps is None else int(steps[position])))
+                pending.deliver(index, row_outputs(outputs, self.outputs, position, None if steps is None else int(steps[position])))
         except Exception as exc:  # noqa: BLE001 - handed to the requests that caused it
             for pending in requests:
                 if not pending.future.done():
@@ -152,30 +132,69 @@ class Batcher:
         finally:
             self.slots.release()
 
-    def _key(self, row: Row) -> Tuple:
-        """Rows with equal keys can share a batch (ragged sequences may differ in length)."""
-        return tuple((name, array.shape[1:] if name in self.lengths_of else array.shape) for name, array in sorted(row.items()))
 
-    def _feeds(self, rows: List[Row]) -> Tuple[Dict[str, np.ndarray], Optional[np.ndarray]]:
-        feeds: Dict[str, np.ndarray] = {}
-        steps: Optional[np.ndarray] = None
-        for spec in self.inputs:
-            name = spec["name"]
-            if name in self.states:
-                feeds[name] = zero_state(spec, len(rows))
-            elif name in self.lengths_of:
-                feeds[name], steps = pad_rows([row[name] for row in rows])
-                feeds[self.lengths_of[name]] = steps
-            elif name not in self.lengths_names:  # lengths come with their sequence above
-                feeds[name] = np.stack([row[name] for row in rows])
-        return feeds, steps
+# The batcher's arithmetic, apart from its queue: `zoo predict` batches a file of instances the
+# same way without a server.
 
-    def _row_outputs(self, outputs: Dict[str, np.ndarray], index: int, steps: Optional[int]) -> Dict[str, np.ndarray]:
-        row = {}
-        for spec in self.outputs:
-            array = np.take(outputs[spec["name"]], index, axis=spec["shape"].index("batch"))
-            if steps is not None and "time" in spec["shape"]:
-                axis = [d for d in spec["shape"] if d != "batch"].index("time")
-                array = np.take(array, np.arange(steps), axis=axis)
-            row[spec["name"]] = array
-        return row
+
+def _key(row: Row, lengths_of: Dict[str, str]) -> Tuple:
+    """Rows with equal keys can share a batch (ragged sequences may differ in length)."""
+    return tuple((name, array.shape[1:] if name in lengths_of else array.shape) for name, array in sorted(row.items()))
+
+
+def _steps(row: Row, lengths_of: Dict[str, str]) -> int:
+    return max((array.shape[0] for name, array in row.items() if name in lengths_of), default=1)
+
+
+def plan_batches(rows: List[Row], lengths_of: Dict[str, str], max_batch: int, max_tokens: int) -> List[List[int]]:
+    """Indices of ``rows`` grouped into runs: rows that can be stacked, longest first (a batch's
+    first row sets the length every row in it is padded to), cut before ``max_batch`` rows or
+    rows x longest past ``max_tokens``. ``lengths_of``: sequence input -> its lengths input."""
+    groups: Dict[Tuple, List[int]] = {}
+    for index, row in enumerate(rows):
+        groups.setdefault(_key(row, lengths_of), []).append(index)
+    batches: List[List[int]] = []
+    for members in groups.values():
+        sized = sorted(((_steps(rows[i], lengths_of), i) for i in members), key=lambda s: -s[0])
+        current: List[int] = []
+        longest = 0
+        for steps, index in sized:
+            if current and (len(current) + 1 > max_batch or (len(current) + 1) * longest > max_tokens):
+                batches.append(current)
+                current = []
+            if not current:
+                longest = steps
+            current.append(index)
+        batches.append(current)
+    return batches
+
+
+def stack_rows(rows: List[Row], inputs: List[Dict[str, Any]], states: Dict[str, str],
+               lengths_of: Dict[str, str]) -> Tuple[Dict[str, np.ndarray], Optional[np.ndarray]]:  # fmt: skip
+    """One run's feeds from rows: ragged sequences padded with their lengths, state at zeros,
+    the rest stacked. Also returns the rows' steps (None for a model without ragged inputs)."""
+    lengths_names = set(lengths_of.values())
+    feeds: Dict[str, np.ndarray] = {}
+    steps: Optional[np.ndarray] = None
+    for spec in inputs:
+        name = spec["name"]
+        if name in states:
+            feeds[name] = zero_state(spec, len(rows))
+        elif name in lengths_of:
+            feeds[name], steps = pad_rows([row[name] for row in rows])
+            feeds[lengths_of[name]] = steps
+        elif name not in lengths_names:  # lengths come with their sequence above
+            feeds[name] = np.stack([row[name] for row in rows])
+    return feeds, steps
+
+
+def row_outputs(outputs: Dict[str, np.ndarray], specs: List[Dict[str, Any]], index: int, steps: Optional[int]) -> Dict[str, np.ndarray]:
+    """Row ``index`` of a run's outputs, cut back to its own ``steps`` along time."""
+    row = {}
+    for spec in specs:
+        array = np.take(outputs[spec["name"]], index, axis=spec["shape"].index("batch"))
+        if steps is not None and "time" in spec["shape"]:
+            axis = [d for d in spec["shape"] if d != "batch"].index("time")
+            array = np.take(array, np.arange(steps), axis=axis)
+        row[spec["name"]] = array
+    return row

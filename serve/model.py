@@ -179,7 +179,7 @@ def load_model(bundle: Path, runtime: str, threads: int = 1, allow_unverified: b
     check_manifest(bundle, manifest)
     if not allow_unverified and not _verified(manifest):
         state = "failed its verification" if isinstance(manifest.get("parity"), dict) else "was never verified"
-        raise BundleError(f"{bundle} {state}; run `zoo verify {bundle}` (or serve it anyway with --allow-unverified)")
+        raise BundleError(f"{bundle} {state}; run `zoo verify {bundle}` (or use it anyway with --allow-unverified)")
     model = ServedModel(manifest["model"]["name"], bundle, manifest, runtime)
     for graph, entry in manifest["graphs"].items():
         try:

@@ -23,15 +23,13 @@ from starlette.requests import ClientDisconnect
 
 from export.feeds import InputError
 from serve import memory
+from serve.answers import decode_feeds, decode_results, decode_rows, forward_results, forward_rows, generate_feeds, generated, row_steps
 from serve.batching import Batcher, BatchPolicy
-from serve.body import INT64_MAX, BodyBudgets, RequestError, integer, names, number, read_json, text
+from serve.body import BodyBudgets, RequestError, integer, names, read_json
 from serve.budget import ByteBudget, Ticket
 from serve.inputs import (
     Tokenizer,
-    check_cost,
     explicit_feeds,
-    pad_rows,
-    raw_rows,
     symbolic_sizes,
     zero_state,
 )
@@ -41,7 +39,6 @@ from serve.model import ServedModel
 from serve.outputs import (
     TOP,
     check_reply,
-    decoded_result,
     elements,
     results_bytes,
     task_result,
@@ -57,7 +54,6 @@ STEP_KEYS = ("instances", "inputs", "outputs", "top_k")
 GENERATE_KEYS = ("prefix", "steps", "temperature", "top_k", "seed")
 BODIES_AT_ONCE = 4  # bodies of the largest allowed size parsed and held together
 READING_BYTES = 32 * 1024 * 1024  # bodies still arriving, past each one's first 64 KiB
-SEED_MAX = 2**31 - 2  # the sampler's Park-Miller state space
 TOP_MAX = 100
 TENSORS_HINT = 'ask for fewer tensors with "outputs": [...], or send "instances" for top-k results'
 
@@ -173,19 +169,11 @@ class Server:
             return {"model": name, "results": await self._decode(model, body)}
         if "max_len" in body:
             raise RequestError(400, '"max_len" is for seq2seq models only')
-        graph = model.graph()
         tokenizer = self.tokenizers[name]
-        raw = raw_rows(body, graph, tokenizer, self.limits, set(model.state_pairs) | set(model.ragged))
-        steps = [max((a.shape[0] if a.ndim else 1) for a in row.values()) for row in raw.rows]
-        check_reply(results_bytes(model.task, graph["outputs"], steps, top), self.limits.max_reply_bytes, "send fewer instances")
+        raw = forward_rows(model, body, tokenizer, self.limits)
+        check_reply(results_bytes(model.task, model.graph()["outputs"], row_steps(raw.rows), top), self.limits.max_reply_bytes, "send fewer instances")
         outputs = await self.batchers[name].submit(raw.rows)
-        output_names = [o["name"] for o in graph["outputs"]]
-        labels = model.manifest.get("labels")
-        results = [task_result(model.task, row, output_names, labels, tokenizer, top) for row in outputs]
-        for result, unknown in zip(results, raw.unknown):
-            if unknown:
-                result["unknown_tokens"] = unknown  # the model saw <unk> for these
-        return {"model": name, "results": results}
+        return {"model": name, "results": forward_results(model, outputs, raw.unknown, tokenizer, top)}
 
     async def _explicit(self, model: ServedModel, body: Dict[str, Any]) -> Dict[str, Any]:
         if "max_len" in body:
@@ -202,44 +190,22 @@ class Server:
     async def _decode(self, model: ServedModel, body: Dict[str, Any]) -> List[Dict[str, Any]]:
         if "decode" not in model.runners:
             raise RequestError(404, f"{model.name}'s bundle has no decode graph for this runtime")
-        graph = model.graph("decode")
-        ragged = model.ragged
         tokenizer = self.tokenizers[model.name]
-        raw = raw_rows(body, graph, tokenizer, self.limits, set(ragged) | {"max_len"})
-        (sequence,) = [t["name"] for t in graph["inputs"] if t["name"] not in ragged and t["shape"]]
-        lengths_name = next(k for k, v in ragged.items() if v == sequence)
-        padded, steps = pad_rows([row[sequence] for row in raw.rows])
-        longest = min(2 * int(steps.max()) + 2, self.limits.max_sequence)
-        max_len = integer(body, "max_len", longest, 1, self.limits.max_sequence, "--max-sequence")
-        sizes = {"batch": len(raw.rows), "src_time": padded.shape[1], "max_len": max_len}
-        check_cost(sizes, self.limits)
-        check_reply(results_bytes(model.task, graph["outputs"], [max_len] * len(raw.rows), 0), self.limits.max_reply_bytes, "send fewer instances or a smaller max_len")
-        outputs = await self.run(model, {sequence: padded, lengths_name: steps, "max_len": np.array(max_len, dtype=np.int64)}, "decode")
-        return [decoded_result(row, tokenizer) for row in outputs["tokens"]]
+        raw = decode_rows(model, body, tokenizer, self.limits)
+        feeds = decode_feeds(model, raw.rows, body, self.limits)
+        max_len = int(feeds["max_len"])
+        check_reply(results_bytes(model.task, model.graph("decode")["outputs"], [max_len] * len(raw.rows), 0), self.limits.max_reply_bytes, "send fewer instances or a smaller max_len")
+        return decode_results(await self.run(model, feeds, "decode"), tokenizer)
 
     async def generate(self, name: str, request: Request) -> Dict[str, Any]:
         model = self.model(name)
         if "generate" not in model.runners:
             raise RequestError(404, f"{name} has no generate graph (only the character language models do)")
         body = await self.body(request, GENERATE_KEYS)
-        graph = model.graph("generate")
-        vocab = next((t.get("vocab") for t in graph["inputs"] if t["name"] == "prefix"), None) or INT64_MAX
-        prefix = text(body, "prefix")
-        steps = integer(body, "steps", 100, 1, self.limits.max_sequence, "--max-sequence")
-        temperature = number(body, "temperature", 1.0, 1e-3, 1e3, zero=True)  # 0: greedy
-        top_k = integer(body, "top_k", 0, 0, vocab)  # 0: every token
-        seed = integer(body, "seed", 0, 0, SEED_MAX)
         tokenizer = self.tokenizers[name]
-        if tokenizer.characters and len(prefix) > self.limits.max_sequence:
-            raise RequestError(413, f"the prefix has {len(prefix)} characters; the limit is {self.limits.max_sequence} (--max-sequence)")
-        ids = np.asarray([tokenizer.encode(prefix, "the prefix")], dtype=np.int64)
-        if ids.shape[1] > self.limits.max_sequence:
-            raise RequestError(413, f"the prefix has {ids.shape[1]} tokens; the limit is {self.limits.max_sequence} (--max-sequence)")
-        check_cost({"batch": 1, "time": ids.shape[1], "steps": steps}, self.limits)
-        feeds = {"prefix": ids, "steps": np.array(steps, dtype=np.int64), "temperature": np.array(temperature, dtype=np.float32),
-                 "top_k": np.array(top_k, dtype=np.int64), "seed": np.array(seed, dtype=np.int64)}  # fmt: skip
+        feeds = generate_feeds(model, body, tokenizer, self.limits)
         tokens = (await self.run(model, feeds, "generate"))["tokens"][0]
-        return {"model": name, "prefix": prefix, "text": prefix + tokenizer.decode([int(t) for t in tokens]), "tokens": tokens.tolist()}
+        return generated(model, body["prefix"], tokens, tokenizer)
 
     async def open_session(self, name: str) -> Dict[str, Any]:
         model = self.model(name)
@@ -296,7 +262,7 @@ class Server:
             raise RequestError(400, 'send either "instances" (one chunk) or "inputs" (explicit tensors), not both or neither')
         if "inputs" in body:  # state given here is replaced by the session's after the first chunk
             return explicit_feeds(body, graph, model.state_pairs, model.ragged, self.limits), 0
-        raw = raw_rows(body, graph, self.tokenizers[model.name], self.limits, set(model.state_pairs) | set(model.ragged))
+        raw = forward_rows(model, body, self.tokenizers[model.name], self.limits)
         if len(raw.rows) != 1:
             raise RequestError(422, "a session step takes one instance: the next chunk of its sequence")
         feeds = {k: v[None] for k, v in raw.rows[0].items()}

@@ -17,14 +17,14 @@ from export.source import from_data, from_registry
 
 @pytest.fixture(scope="session")
 def bundles(tmp_path_factory) -> Dict[str, Path]:
-    """name-gru and char-lstm with their data's tokenizers, mnist-cnn and manual-lstm from the registry,
+    """name-gru, char-lstm and mnist-cnn with their data's tokenizers and labels, manual-lstm from the registry,
     and name-gru exported with --recurrent loop; without verification (the server tests pass
     --allow-unverified)."""
     root = tmp_path_factory.mktemp("serve")
     made = {name: export_bundle(from_data(name, hidden_size=16), root / name, verify=False).bundle
             for name in ("name-gru", "char-lstm")}  # fmt: skip
-    for name in ("mnist-cnn", "manual-lstm"):  # images; float sequences with state and lengths
-        made[name] = export_bundle(from_registry(name), root / name, verify=False).bundle
+    made["mnist-cnn"] = export_bundle(from_data("mnist-cnn"), root / "mnist-cnn", verify=False).bundle  # images; pixel scaling
+    made["manual-lstm"] = export_bundle(from_registry("manual-lstm"), root / "manual-lstm", verify=False).bundle  # float steps, state, lengths
     # The loop translation runs long enough to be stopped part way: onnxruntime checks
     # RunOptions.terminate between nodes and Loop iterations, and a native node is one node.
     made["name-gru-loop"] = export_bundle(from_data("name-gru", hidden_size=16), root / "name-gru-loop",

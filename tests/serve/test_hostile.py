@@ -337,7 +337,7 @@ def test_unverified_bundles_are_refused_unless_allowed(bundles, tmp_path):
     (failed / "manifest.json").write_text(json.dumps({**manifest, "parity": {"passed": False}}))
     with pytest.raises(BundleError, match="failed its verification"):
         load_model(failed, "onnxruntime")
-    with pytest.raises(BundleError, match="was never verified; run `zoo verify .*` \\(or serve it anyway with --allow-unverified\\)"):
+    with pytest.raises(BundleError, match="was never verified; run `zoo verify .*` \\(or use it anyway with --allow-unverified\\)"):
         load_model(bundles["mnist-cnn"], "onnxruntime")
     assert load_model(bundles["mnist-cnn"], "onnxruntime", allow_unverified=True).name == "mnist-cnn"
 

@@ -1,7 +1,8 @@
 """`zoo serve` as a real process on a loopback port: every endpoint, three model kinds (a text
 classifier with ragged inputs, a language model with state, an image CNN), dynamic batching
 under 32 concurrent requests equal to unbatched runs, a session fed in 4 chunks equal to the
-whole sequence offline, each limit and bad input with its status code, and still healthy after."""
+whole sequence offline, each limit and bad input with its status code, and still healthy after;
+`zoo predict`/`zoo generate` give the server's answers without it."""
 
 import asyncio
 import json
@@ -13,6 +14,7 @@ import httpx
 import numpy as np
 import onnxruntime as ort
 import pytest
+from typer.testing import CliRunner
 
 from serve.body import RequestError
 from serve.inputs import Tokenizer
@@ -20,6 +22,7 @@ from serve.limits import Limits
 from serve.model import load_model
 from serve.server import Server, Settings
 from tests.serve.conftest import running_server
+from zoo.cli import app
 
 NAMES = ["Nakamura", "Schmidt", "O'Brien", "Li", "Abandonato", "Dvorak", "Kowalski", "Papadopoulos"]
 
@@ -96,6 +99,31 @@ def test_image_cnn(server, bundles):
     explicit = httpx.post(server + "/v1/models/mnist-cnn/predict",
                           json={"inputs": {"image": {"shape": [1, 1, 28, 28], "dtype": "float32", "data": image.reshape(-1).tolist()}}}).json()  # fmt: skip
     np.testing.assert_allclose(explicit["outputs"]["logits"]["data"], logits, rtol=1e-6, atol=1e-6)
+
+
+def _cli(arguments):
+    """`zoo predict|generate ... --json`: one JSON object per line."""
+    result = CliRunner().invoke(app, [*arguments, "--json", "--allow-unverified"])
+    assert result.exit_code == 0, result.output
+    return [json.loads(line) for line in result.stdout.splitlines()]
+
+
+def test_zoo_predict_and_generate_answer_what_the_server_answers(server, bundles, tmp_path):
+    image = np.random.default_rng(0).standard_normal((2, 1, 28, 28)).astype(np.float32)
+    np.save(tmp_path / "digits.npy", image)
+    cases = [
+        ("name-gru", NAMES, NAMES),
+        ("char-lstm", ["To be, or no", "ROMEO:"], ["To be, or no", "ROMEO:"]),
+        ("mnist-cnn", [str(tmp_path / "digits.npy")], image.tolist()),
+    ]
+    for name, arguments, instances in cases:
+        local = _cli(["predict", str(bundles[name]), *arguments, "--top-k", "5"])
+        served = httpx.post(f"{server}/v1/models/{name}/predict", json={"instances": instances, "top_k": 5}).json()["results"]
+        assert [{k: v for k, v in r.items() if k != "input"} for r in local] == served, name
+    body = {"prefix": "ROMEO:", "steps": 30, "temperature": 0.8, "top_k": 5, "seed": 7}
+    served = httpx.post(f"{server}/v1/models/char-lstm/generate", json=body).json()
+    arguments = ["--prefix", "ROMEO:", "--steps", "30", "--temperature", "0.8", "--top-k", "5", "--seed", "7"]
+    assert _cli(["generate", str(bundles["char-lstm"]), *arguments]) == [served]
 
 
 def test_batched_equals_unbatched_under_32_concurrent_requests(server, bundles):

@@ -136,6 +136,9 @@ class DataSet:
     # How raw text becomes vocabulary tokens, for tools that meet raw text (the server):
     # {"kind": "characters"} or {"kind": "words", "lowercase": True, "pattern": regex}.
     tokenizer: Optional[Dict[str, Any]] = None
+    # How an image file's 8-bit pixels become the model's input, for tools that meet image
+    # files (`zoo predict`): {"scale": s, "mean": m, "std": d} -> (pixel * s - m) / d.
+    pixels: Optional[Dict[str, float]] = None
 
     def sizes(self) -> Dict[str, int]:
         return {name: len(split) for name, split in self.splits.items()}
@@ -152,6 +155,7 @@ class DataSet:
             "labels": self.labels,
             "dims": self.dims,
             "tokenizer": self.tokenizer,
+            "pixels": self.pixels,
         }
 
 

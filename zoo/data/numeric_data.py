@@ -97,6 +97,7 @@ def load_mnist(root: Path, seed: int, source: str) -> DataSet:
         labels=[str(d) for d in range(10)],
         dims={"num_classes": 10},
         split_rule=rule,
+        pixels={"scale": 1 / 255, "mean": MNIST_MEAN, "std": MNIST_STD},
     )  # fmt: skip
 
 
