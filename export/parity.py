@@ -52,6 +52,12 @@ class Row:
     rtol: float
     passed: bool
     problem: str = ""
+    # How much of its allowance the worst element used: |runtime - reference| over atol + rtol *
+    # |reference| (+ the noise allowance), at the element where that ratio is largest; <= 1 passes.
+    # Under ``rms_rel`` (int8) it is the output's RMS ratio over rms_rel. The report prints it, as
+    # max_abs and max_rel alone do not say how near a value came to failing.
+    allowance_used: float = 0.0
+    rms_rel: Optional[float] = None  # set when the output is judged by its RMS error (Tolerance.rms_rel)
 
 
 @dataclass
@@ -98,19 +104,23 @@ def compare(expected: Sequence[np.ndarray], got: Sequence[np.ndarray], outputs: 
     declared signature, and values against ``expected``.
     """
     if len(expected) != len(got) or len(got) != len(outputs):
-        return [Row("", "", "", "*", float("inf"), float("inf"), 0, 0, False, f"{len(got)} outputs, expected {len(outputs)}")]
+        return [Row("", "", "", "*", float("inf"), float("inf"), 0, 0, False, f"{len(got)} outputs, expected {len(outputs)}", float("inf"))]
     rows = []
     for index, (spec, want, have) in enumerate(zip(outputs, expected, got)):
         declared = np.dtype(spec.dtype)
         tolerance = tolerance_of(declared)
-        row = Row("", "", "", spec.name, 0.0, 0.0, tolerance.atol, tolerance.rtol, True)
+        row = Row("", "", "", spec.name, 0.0, 0.0, tolerance.atol, tolerance.rtol, True, rms_rel=tolerance.rms_rel)
         if have.dtype != declared:
             row.passed, row.problem, row.max_abs, row.max_rel = False, f"dtype {have.dtype}, expected {declared}", float("inf"), float("inf")
+            row.allowance_used = float("inf")
         elif have.shape != want.shape:
             row.passed, row.problem, row.max_abs, row.max_rel = False, f"shape {have.shape}, expected {want.shape}", float("inf"), float("inf")
+            row.allowance_used = float("inf")
         elif want.size:
             noise = floor[index].astype(np.float64) if floor is not None and floor[index].shape == want.shape else None
-            row.max_abs, row.max_rel, row.problem = _value_errors(have.astype(np.float64), want.astype(np.float64), tolerance, noise)
+            row.max_abs, row.max_rel, row.problem, row.allowance_used = _value_errors(
+                have.astype(np.float64), want.astype(np.float64), tolerance, noise
+            )
             row.passed = not row.problem
         rows.append(row)
     return rows
@@ -118,12 +128,12 @@ def compare(expected: Sequence[np.ndarray], got: Sequence[np.ndarray], outputs: 
 
 def _value_errors(
     have: np.ndarray, want: np.ndarray, tolerance: Tolerance, noise: Optional[np.ndarray] = None
-) -> Tuple[float, float, str]:
-    """(max abs error, max rel error, problem or ""), element by element: a finite expected value
-    needs a finite value within atol + rtol * |expected| (+ ``NOISE_FACTOR`` times the distance of
-    eager float32 PyTorch's value, ``noise``, from the expected one), a NaN or inf expected the
-    same one. ``difference > allowed`` is False for NaN, so closeness is asked as ``<=``, which
-    NaN fails."""
+) -> Tuple[float, float, str, float]:
+    """(max abs error, max rel error, problem or "", ``Row.allowance_used``), element by element:
+    a finite expected value needs a finite value within atol + rtol * |expected| (+ ``NOISE_FACTOR``
+    times the distance of eager float32 PyTorch's value, ``noise``, from the expected one), a NaN
+    or inf expected the same one. ``difference > allowed`` is False for NaN, so closeness is asked
+    as ``<=``, which NaN fails."""
     with np.errstate(invalid="ignore", over="ignore"):
         difference = np.abs(have - want)
         all_finite = bool(np.isfinite(difference).all())  # the usual case, kept to a few passes
@@ -137,6 +147,7 @@ def _value_errors(
             same = (have == want) | (np.isnan(have) & np.isnan(want))
             difference = np.where(same, 0.0, np.nan_to_num(difference, nan=np.inf, posinf=np.inf))
         relative = difference / np.maximum(scale, 1e-12)
+        used = _share(difference, allowed)
     bad = ~(difference <= allowed)
     non_finite = 0 if all_finite else int((bad & expected_finite & ~np.isfinite(have)).sum())
     if non_finite:
@@ -144,11 +155,19 @@ def _value_errors(
     elif tolerance.rms_rel is not None:
         ratio = rms_ratio(have, want) if all_finite else float("inf")
         problem = f"RMS error {ratio:.3g} of the expected RMS, above {tolerance.rms_rel:g}" if not ratio <= tolerance.rms_rel else ""
+        used = _share(np.float64(ratio), np.float64(tolerance.rms_rel))  # the criterion here
     elif bad.any():
         problem = f"{int(bad.sum())} of {bad.size} values outside atol {tolerance.atol:g} + rtol {tolerance.rtol:g}"
     else:
         problem = ""
-    return float(difference.max()), float(relative.max()), problem
+    return float(difference.max()), float(relative.max()), problem, float(used.max())
+
+
+def _share(error: np.ndarray, allowed: np.ndarray) -> np.ndarray:
+    """error / allowed, where an allowance of 0 (integer outputs, a non-finite expected value)
+    is used not at all by an equal value and infinitely by any other."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(allowed > 0, error / np.where(allowed > 0, allowed, 1.0), np.where(error == 0, 0.0, np.inf))
 
 
 def rms_ratio(have: np.ndarray, want: np.ndarray) -> float:

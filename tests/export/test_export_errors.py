@@ -44,7 +44,7 @@ def _copy(bundle, tmp_path):
 def test_export_from_a_run_carries_vocabulary_and_labels(name_gru_run, tmp_path):
     result = runner.invoke(app, ["export", str(name_gru_run), "--out", str(tmp_path / "b")])
     assert result.exit_code == 0, result.output
-    assert "passed" in result.output
+    assert "verification passed: " in result.output and f"full table: zoo verify {tmp_path / 'b'}" in result.output
     manifest = read_manifest(tmp_path / "b")
     assert manifest["source"] == {"kind": "run", "path": str(name_gru_run)}
     assert len(manifest["labels"]) == 18 and manifest["vocabulary"]["tokens"][0] == "<pad>"
@@ -148,7 +148,7 @@ def test_verification_has_teeth(small_bundle, tmp_path):
     result = runner.invoke(app, ["verify", str(bundle)])
     assert result.exit_code == 1
     plain = " ".join(result.output.split())
-    assert "verification failed" in plain and "on onnxruntime-cpu" in plain
+    assert "verification failed" in plain and "on onnxruntime-cpu" in plain and "% of its allowance)" in plain
 
 
 def test_verify_cuda_without_cuda_says_so(small_bundle):

@@ -1,8 +1,9 @@
 """Every registered model: `zoo export NAME --format all` then `zoo verify` passes on ORT CPU,
 and the bundle holds what the loaders read. Models that offer the dynamo exporter are exported
-and verified with it too. No exclusions."""
+and verified with it too. No exclusions. Then how a verification reads on the command line."""
 
 import json
+import re
 from collections import Counter
 
 import numpy as np
@@ -10,6 +11,7 @@ import onnx
 import pytest
 import torch
 from safetensors.torch import load_file
+from typer.testing import CliRunner
 
 import zoo
 from export.bundle import export_bundle
@@ -17,6 +19,7 @@ from export.files import read_manifest, sha256
 from export.parity import recurrent_nodes
 from export.source import from_registry
 from export.vectors import read_vector
+from zoo.cli import app
 
 NAMES = zoo.list_models()
 DYNAMO = [n for n in NAMES if "dynamo" in zoo.get_spec(n).onnx_exporters]
@@ -153,3 +156,45 @@ def test_torchscript_only_bundle(tmp_path):
     assert manifest["graphs"]["generate"]["onnx"] is None
     assert {row.runtime for row in result.parity.rows} == {"eager-fp32", "torchscript"}
     assert "exported without --format onnx" in result.parity.skipped["onnx (forward)"]
+
+
+# --- how the verification reads on the command line ---------------------------------------
+
+
+def test_export_prints_one_summary_line_and_verbose_the_table(tmp_path):
+    runner, out = CliRunner(), tmp_path / "b"
+    result = runner.invoke(app, ["export", "linear-regression", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    summary = [line for line in result.stdout.splitlines() if line.startswith("verification passed: ")]
+    assert len(summary) == 1, result.stdout
+    assert re.fullmatch(rf"verification passed: 7 cases x 4 runtimes, (\d+)/\1 comparisons within tolerance; nearest its bound: "
+                        rf".+ at [\d.<]+% of its allowance; largest error \S+; full table: zoo verify {re.escape(str(out))} "
+                        r"\(or zoo export --verbose\)", summary[0]), summary[0]  # fmt: skip
+    assert "each cell:" not in result.stdout and "ort cpu" not in result.stdout  # no table
+    for command in (["export", "linear-regression", "--out", str(out), "--overwrite", "--verbose"], ["verify", str(out)]):
+        result = runner.invoke(app, command)
+        assert result.exit_code == 0, result.output
+        lines = result.stdout.splitlines()
+        assert re.search(r"^ b1 +(\d\.\de-\d\d \([\d.<]+%\) ✓ +){3}\d\.\de-\d\d \([\d.<]+%\) ✓$", "\n".join(l.rstrip() for l in lines), re.M), result.stdout
+        assert "a value passes when: |value − reference| ≤ 1e-05 + 1e-04·|reference| + 2·|eager fp32 − reference|, value by value" in result.stdout
+        assert any(re.fullmatch(r"passed: (\d+)/\1 comparisons within tolerance", line) for line in lines)
+        assert not any(line.startswith("verification passed: ") for line in lines)
+
+
+def test_allowance_used_is_the_worst_value_over_its_allowance():
+    from export.parity import _value_errors
+    from export.tolerances import Tolerance
+
+    tolerance = Tolerance(atol=1e-5, rtol=1e-4, reason="test")
+    want = np.array([1.0, -2.0, 0.0])
+    have = want + np.array([2e-5, -1e-5, 5e-6])  # allowances 1.1e-4, 2.1e-4, 1e-5
+    *_, problem, used = _value_errors(have, want, tolerance)
+    assert not problem and used == pytest.approx(max(2e-5 / 1.1e-4, 1e-5 / 2.1e-4, 5e-6 / 1e-5))
+    noise = want + np.array([0.0, 0.0, 1e-5])  # float32's own rounding widens the third allowance
+    assert _value_errors(have, want, tolerance, noise)[3] == pytest.approx(2e-5 / 1.1e-4)
+    assert _value_errors(want + 1e-3, want, tolerance)[3] > 1  # a failure uses more than all of it
+    exact = Tolerance(atol=0, rtol=0, reason="token ids")
+    assert _value_errors(want, want, exact)[3] == 0 and _value_errors(want + 1, want, exact)[3] == np.inf
+    rms = Tolerance(atol=0, rtol=0, reason="int8", rms_rel=0.25)
+    *_, problem, used = _value_errors(want * 1.1, want, rms)  # RMS error 10% of the expected RMS
+    assert not problem and used == pytest.approx(0.1 / 0.25)

@@ -1,15 +1,32 @@
 """The `zoo` command line: one Typer sub-app per noun, each a thin wrapper over the library."""
 
+import re
 from typing import Annotated, Optional
 
 import typer
+from typer.core import TyperArgument, TyperOption
 
 import zoo
-from zoo.cli import export, models, serve, train
-from zoo.cli.console import console
+from zoo.cli import export, models, predict, serve, train
+from zoo.cli.console import Group, console
+
+_typer_display_type = TyperOption.display_type
+
+
+def _display_type(self: TyperArgument | TyperOption, ctx: typer.Context) -> Optional[str]:
+    """The type typer 0.29's help prints after a parameter, without two oddities: a type after
+    a flag (`--overwrite <bool>`, `--help <bool>`), which reads as if it took a value, and a
+    Python annotation for a repeatable one (`<list[str]>`: `--set` is repeated, each a str)."""
+    if isinstance(self, TyperOption) and self.is_flag:
+        return None
+    return re.sub(r"<list\[(\w+)\]>", lambda m: f"<{m.group(1).lower()}>", _typer_display_type(self, ctx))
+
+
+TyperOption.display_type = TyperArgument.display_type = _display_type  # type: ignore[method-assign, assignment]
 
 app = typer.Typer(
     name="zoo",
+    cls=Group,  # click's usage errors as one `error:` line, like every other
     help="A zoo of recurrent models written for TorchScript and ONNX export.",
     no_args_is_help=True,
     pretty_exceptions_show_locals=False,
@@ -19,6 +36,8 @@ app.command("train")(train.train_command)
 app.command("evaluate")(train.evaluate_command)
 app.command("export")(export.export_command)
 app.command("verify")(export.verify_command)
+app.command("predict")(predict.predict_command)
+app.command("generate")(predict.generate_command)
 app.command("serve")(serve.serve_command)
 
 

@@ -7,14 +7,13 @@ import sys
 import threading
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Dict, Iterator, List, Optional, Tuple
+from typing import Annotated, Dict, Iterator, Optional
 
 import typer
-from rich import box
 from rich.console import Console
-from rich.table import Table
 
 from zoo.cli.console import console, err_console, fail, user_errors
+from zoo.cli.parity_table import failure_line, print_table, summary_line
 
 _READ_ONLY = (errno.EACCES, errno.EPERM, errno.EROFS)
 
@@ -47,7 +46,7 @@ def _terminate_unwinds(what: str) -> Iterator[None]:
 
 
 def export_command(
-    source: Annotated[str, typer.Argument(help="A run directory from `zoo train`, or a model name (seeded fresh weights).")],
+    source: Annotated[str, typer.Argument(metavar="RUN|MODEL", help="A run directory from `zoo train`, or a model name (seeded fresh weights).")],
     format: Annotated[str, typer.Option("--format", help="torchscript, onnx, triton (a Triton model repository at --out) or all.")] = "all",
     out: Annotated[Optional[Path], typer.Option(help="Bundle directory (default artifacts/MODEL).")] = None,
     opset: Annotated[int, typer.Option(min=13, help="ONNX opset.")] = 17,
@@ -58,6 +57,7 @@ def export_command(
     seed: Annotated[int, typer.Option(help="Seed of the fresh weights when SOURCE is a model name.")] = 0,
     recurrent: Annotated[str, typer.Option(help="How recurrent layers become ONNX: native (one ONNX RNN/LSTM/GRU node per layer, ragged batches through sequence_lens) or loop (the scripted time loop as an ONNX Loop, for comparison).")] = "native",
     quantize: Annotated[Optional[str], typer.Option(help="int8: also write model.int8.onnx (onnxruntime dynamic quantization), verified with its own tolerance.")] = None,
+    verbose: Annotated[bool, typer.Option("--verbose", help="Print the verification's whole case x runtime table (as `zoo verify` does), not its one-line summary.")] = False,
 ) -> None:  # fmt: skip
     """Export a trained run (or a registry model) to a self-checking bundle and verify it."""
     from export.bundle import VerificationFailed, export_bundle
@@ -74,22 +74,24 @@ def export_command(
                     progress=lambda step: status.update(f"{loaded.spec.name}: {step}"),
                 )  # fmt: skip
         except VerificationFailed as failed:
-            _print_report(failed.report, console)
+            print_table(failed.report, console)  # the whole table: the failed bundle may not be kept
             kept = f"the failed bundle is in {failed.kept}" if failed.kept else "pass --keep-failed to keep the failed bundle for a look"
-            fail(f"{_failure_line(failed.report)}; {target} was left as it was; {kept}", code=1)
+            fail(f"{failure_line(failed.report)}; {target} was left as it was; {kept}", code=1)
     files = ", ".join(sorted(p.name for p in result.bundle.iterdir() if p.is_file()))
     console.print(f"bundle [bold]{result.bundle}[/]: {files}, {len(_vector_dirs(result.files))} test vectors")
     for graph, ops in result.ops.items():
         console.print(f"  {graph}: ONNX opset {result.opsets[graph]} via {result.exporter}, {len(ops)} operator types", highlight=False)
     print_recurrent(result.manifest, console)
-    if result.parity is not None:
-        _print_report(result.parity, console)
+    if result.parity is not None and verbose:
+        print_table(result.parity, console)
+    elif result.parity is not None:
+        console.print(summary_line(result.parity, str(result.bundle)), highlight=False)
     else:
         console.print("not verified (--no-verify); `zoo verify` it before serving it")
 
 
 def verify_command(
-    bundle: Annotated[Path, typer.Argument(help="A bundle directory from `zoo export`.")],
+    bundle: Annotated[Path, typer.Argument(metavar="BUNDLE", help="A bundle directory from `zoo export`.")],
     device: Annotated[str, typer.Option(help="cpu, cuda or all.")] = "cpu",
     report: Annotated[Optional[str], typer.Option("--report", help="Write the report to this file ('-': stdout) and leave the bundle untouched; by default it goes into the bundle (parity.json and the manifest's parity).")] = None,
 ) -> None:  # fmt: skip
@@ -106,7 +108,7 @@ def verify_command(
                 result = verify_bundle(bundle, device, write_report=False, progress=lambda step: status.update(f"verifying: {step}"))
         except RuntimeUnavailable as exc:
             fail(str(exc))
-        _print_report(result, shown)
+        print_table(result, shown)
         from export.files import read_manifest
 
         print_recurrent(read_manifest(bundle), shown)
@@ -119,7 +121,7 @@ def verify_command(
         else:
             _record_unless_read_only(bundle, result)
     if not result.passed:
-        fail(_failure_line(result), code=1)
+        fail(failure_line(result), code=1)
 
 
 def print_recurrent(manifest: Dict[str, object], to: Console) -> None:
@@ -167,62 +169,3 @@ def _record_unless_read_only(bundle: Path, result) -> None:  # type: ignore[no-u
 
 def _vector_dirs(files: Dict[str, object]) -> set:
     return {f.split("/")[0] for f in files if f.startswith("test_data_set_")}
-
-
-def _failure_line(report) -> str:  # type: ignore[no-untyped-def]
-    failures = report.failures()
-    first = failures[0]
-    return (
-        f"verification failed: {len(failures)} comparisons, first {first.graph} case {first.case} on "
-        f"{first.runtime}, output {first.output}: {first.problem}"
-    )
-
-
-_SHORT = {
-    "eager-fp32": "eager fp32", "torchscript": "torchscript", "onnxruntime-cpu": "ort cpu",
-    "onnx-reference": "onnx ref", "eager-cuda": "eager cuda", "torchscript-cuda": "ts cuda",
-    "onnxruntime-cuda": "ort cuda", "onnxruntime-int8": "ort int8",
-}  # fmt: skip
-
-
-def _print_report(report, to: Console) -> None:  # type: ignore[no-untyped-def]
-    """One row per (graph, case), one column per runtime: worst abs / rel error over outputs."""
-    from export.parity import STRUCTURE
-
-    runtimes: List[str] = []
-    cells: Dict[Tuple[str, str], Dict[str, Tuple[float, float, bool]]] = {}
-    for row in report.rows:
-        if row.runtime == STRUCTURE:  # a check of the file, printed below the table
-            continue
-        if row.runtime not in runtimes:
-            runtimes.append(row.runtime)
-        cell = cells.setdefault((row.graph, row.case), {})
-        abs_, rel, ok = cell.get(row.runtime, (0.0, 0.0, True))
-        cell[row.runtime] = (max(abs_, row.max_abs), max(rel, row.max_rel), ok and row.passed)
-    ragged = all(case.endswith("-ragged") for graph, case in cells if graph == "forward" and "-t" in case)
-    title = f"{report.model}: max abs / max rel error against the reference" + (" (ragged batches)" if ragged else "")
-    table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
-    table.add_column("case")
-    for runtime in runtimes:
-        table.add_column(_SHORT.get(runtime, runtime), justify="right")
-    for (graph, case), by_runtime in cells.items():
-        shown = []
-        for runtime in runtimes:
-            if runtime not in by_runtime:
-                shown.append("")
-                continue
-            abs_, rel, ok = by_runtime[runtime]
-            mark = "[green]✓[/]" if ok else "[bold red]✗[/]"
-            shown.append(f"{abs_:.0e}/{rel:.0e} {mark}")
-        shown_case = case.removesuffix("-ragged") if ragged else case
-        table.add_row(shown_case if graph == "forward" else f"{graph} {case}", *shown)
-    to.print(table)
-    for row in report.rows:
-        if row.runtime == STRUCTURE:
-            verdict = "[green]✓[/] the ONNX file holds the recurrent nodes the manifest names" if row.passed else f"[bold red]✗[/] {row.problem}"
-            to.print(f"{row.graph} recurrent layers: {verdict}", highlight=False)
-    for runtime, why in report.skipped.items():
-        to.print(f"skipped {runtime}: {why}", highlight=False)
-    summary = report.summary()
-    verdict = "[green]passed[/]" if report.passed else "[bold red]FAILED[/]"
-    to.print(f"{verdict}: {summary['comparisons'] - summary['failures']}/{summary['comparisons']} comparisons within tolerance")

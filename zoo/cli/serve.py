@@ -36,7 +36,7 @@ def _listen(host: str, port: int) -> socket.socket:
 
 
 def serve_command(
-    bundles: Annotated[List[Path], typer.Argument(help="Bundle directories from `zoo export`.")],
+    bundles: Annotated[List[Path], typer.Argument(metavar="BUNDLE", help="Bundle directories from `zoo export`.")],
     host: Annotated[str, typer.Option(help="Interface to bind; 0.0.0.0 exposes the server to the network.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=1, max=65535, help="TCP port.")] = 8000,
     runtime: Annotated[str, typer.Option(help="onnxruntime (model.onnx) or torchscript (model.pt).")] = "onnxruntime",
