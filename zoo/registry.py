@@ -147,11 +147,20 @@ def register_model(spec: ModelSpec) -> ModelSpec:
     return spec
 
 
+_GLOB_CHARACTERS = set("*?[")
+
+
 def list_models(pattern: Optional[str] = None) -> List[str]:
-    """Sorted registered names, optionally filtered by a shell-style pattern (``'*lstm*'``)."""
+    """Sorted registered names, optionally filtered, ignoring case: a shell-style pattern
+    (``'*lstm*'``) when it holds ``*``, ``?`` or ``[``, else a part of the name (``'gru'``, which
+    a new user types first and which used to find nothing)."""
     names = sorted(_REGISTRY)
     if pattern:
-        names = [n for n in names if fnmatch.fnmatchcase(n, pattern)]
+        wanted = pattern.lower()
+        if _GLOB_CHARACTERS & set(wanted):
+            names = [n for n in names if fnmatch.fnmatchcase(n.lower(), wanted)]
+        else:
+            names = [n for n in names if wanted in n.lower()]
     return names
 
 

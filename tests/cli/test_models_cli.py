@@ -119,3 +119,58 @@ def test_models_check_rejects_bad_overrides(model, override, message):
     assert result.exit_code == 2
     assert message in result.output
     assert len(result.output.strip().splitlines()) == 1, "the error must be one line"
+
+
+def test_models_list_matches_a_part_of_the_name_in_any_case():
+    """`zoo models list gru` used to find nothing: only the glob '*gru*' matched."""
+    for pattern in ("gru", "GRU"):
+        result = runner.invoke(app, ["models", "list", pattern])
+        assert result.exit_code == 0, result.output
+        listed = {line.split()[0] for line in result.output.splitlines() if line.strip()}
+        assert {"name-gru", "char-gru", "gru-classifier", "manual-gru", "manual-gru-classifier"} <= listed
+        assert not any("lstm" in name for name in listed)
+    assert zoo.list_models("gru") == [n for n in zoo.list_models() if "gru" in n]
+    assert zoo.list_models("*LSTM*") == zoo.list_models("*lstm*") == [n for n in zoo.list_models() if "lstm" in n]
+    assert zoo.list_models("gru*") == [n for n in zoo.list_models() if n.startswith("gru")]
+
+
+def test_models_list_shows_the_size_the_recipe_trains():
+    """name-gru's recipe trains hidden 200 on the names data's 88 characters: 1,229,618
+    parameters, where the default config has 318,818."""
+    result = runner.invoke(app, ["models", "list", "name-gru"])
+    assert result.exit_code == 0, result.output
+    assert re.search(r"name-gru\s+classification\s+318,818\s+1,229,618\s+names", result.output)
+    assert "trained: of what `zoo train NAME` trains" in _plain(result.output)
+
+
+def test_models_info_shows_the_recipe_beside_the_defaults():
+    result = runner.invoke(app, ["models", "info", "name-gru"])
+    assert result.exit_code == 0, result.output
+    text = _plain(result.output)
+    assert "parameters: 318,818 (default config), 1,229,618 (as `zoo train name-gru` trains it" in text
+    assert "field type default recipe help" in text
+    assert "hidden_size int 100 200 " in text
+    assert "dropout float 0.0 0.3 " in text
+    assert "vocab_size int 128 88 (names data) " in text
+    assert "num_layers int 2 stacked" in text  # the recipe keeps it: its column is empty
+    for setting in ("--epochs 15 recipe", "--lr 0.002 recipe", "--clip 5.0 recipe", "--schedule cosine recipe",
+                    "--label-smoothing 0.1 recipe", "--logit-adjustment 0.3 recipe", "--batch-size 64 default",
+                    "--optimizer adam default"):  # fmt: skip
+        assert setting in text, setting
+    assert "best epoch = highest validation accuracy (a tie: the lower validation loss)" in text
+
+
+@pytest.mark.parametrize("name, rule", [("char-gru", "lowest validation loss"), ("lstm-forecaster", "lowest validation rmse"),
+                                        ("seq2seq-lstm", "highest validation exact_match")])  # fmt: skip
+def test_models_info_names_the_metric_that_picks_the_best_epoch(name, rule):
+    result = runner.invoke(app, ["models", "info", name])
+    assert result.exit_code == 0, result.output
+    assert f"best epoch = {rule}" in _plain(result.output)
+
+
+def test_models_info_of_an_encoder_has_no_recipe():
+    result = runner.invoke(app, ["models", "info", "manual-gru"])
+    assert result.exit_code == 0, result.output
+    text = _plain(result.output)
+    assert "best epoch" not in text and "training recipe" not in text
+    assert "parameters: 74,496 (default config)" in text

@@ -2,7 +2,7 @@
 
 import dataclasses
 import typing
-from typing import Annotated, List, Optional
+from typing import Annotated, Dict, List, Optional
 
 import typer
 from rich import box
@@ -10,16 +10,32 @@ from rich.table import Table
 
 from zoo.cli.console import console, fail, user_errors
 from zoo.config import parse_overrides, type_name
-from zoo.registry import TASKS, ModelSpec, get_spec, list_models, parameter_count
+from zoo.registry import TASKS, Config, ModelSpec, get_spec, list_models, parameter_count
 from zoo.scriptcheck import check_scripting
+from zoo.train.describe import SOURCES, Setting, best_epoch_rule, recipe_settings, shown, trained_config_sources, trained_configs
 
 WIDE_TERMINAL = 120  # columns needed to show descriptions in `zoo models list`
+BOTH_SIZES_TERMINAL = 88  # columns needed to show both parameter counts there, names whole
 
 app = typer.Typer(help="List, describe and check the registered models.", no_args_is_help=True)
 
 
-def _parameters(spec: ModelSpec) -> int:
-    return parameter_count(spec.build(spec.make_config()))
+def _parameters(spec: ModelSpec, config: Optional[Config] = None) -> int:
+    """Of ``config``, by default the model's default config."""
+    return parameter_count(spec.build(spec.make_config() if config is None else config))
+
+
+def print_settings(title: str, settings: List[Setting]) -> None:
+    """Settings with where each came from (`models info`'s recipe, `train --dry-run`), then
+    what each "from" means."""
+    table = Table(title=title)
+    for column in ("setting", "value", "from"):
+        table.add_column(column)
+    for s in settings:
+        table.add_row(s.name, s.value, s.source)
+    console.print(table)
+    used = dict.fromkeys(s.source for s in settings)
+    console.print("from: " + "; ".join(f"{source} = {SOURCES[source]}" for source in used), markup=False, highlight=False)
 
 
 def markdown_table(pattern: Optional[str] = None) -> str:
@@ -39,23 +55,27 @@ def markdown_table(pattern: Optional[str] = None) -> str:
 @app.command("list")
 def list_command(
     pattern: Annotated[
-        Optional[str], typer.Argument(help="Shell-style filter, for example '*lstm*'.")
+        Optional[str],
+        typer.Argument(metavar="PATTERN", help="Part of the name ('gru') or a shell-style pattern ('*lstm*'); any case."),
     ] = None,
     markdown: Annotated[
         bool, typer.Option("--markdown", help="Print a Markdown table (as in the README).")
     ] = False,
 ) -> None:
-    """List the models: name, task, parameters (default config) and default data set."""
+    """List the models: name, task, parameters (default config, and as `zoo train` trains it)
+    and default data set."""
     names = list_models(pattern)
     if not names:
         fail(f"no model matches {pattern!r}; run `zoo models list` to see every name")
     if markdown:
         console.print(markdown_table(pattern), markup=False, highlight=False, soft_wrap=True)
         return
-    # On a narrow terminal the stateful flag and the description are left out rather than
-    # letting the names wrap or be cut (they are what users copy); `models info` and --markdown
-    # show them.
-    columns = ["name", "task", "params", "data"]
+    # On a narrow terminal the stateful flag and the description are left out, then the default
+    # config's parameter count, rather than letting the names wrap or be cut (they are what users
+    # copy); `models info` and --markdown show them.
+    columns = ["name", "task", "params", "trained", "data"]
+    if console.width < BOTH_SIZES_TERMINAL:
+        columns.remove("params")
     if console.width >= WIDE_TERMINAL:
         columns += ["stateful", "description"]
     table = Table(
@@ -68,54 +88,58 @@ def list_command(
     for column in columns:
         table.add_column(
             column,
-            justify="right" if column == "params" else "left",
+            justify="right" if column in ("params", "trained") else "left",
             no_wrap=column != "description",
             min_width=len(column),
         )
-    for name in names:
-        spec = get_spec(name)
-        row = [
-            name,
-            spec.task,
-            f"{_parameters(spec):,}",
-            spec.default_data or "-",
-            "yes" if spec.stateful else "no",
-            spec.description,
-        ]
-        table.add_row(*row[: len(columns)])
+    specs = [get_spec(name) for name in names]
+    trained = trained_configs(specs)
+    for spec in specs:
+        config = trained[spec.name]
+        cells = {
+            "name": spec.name,
+            "task": spec.task,
+            "params": f"{_parameters(spec):,}",
+            "trained": "-" if config is None else f"{_parameters(spec, config):,}",
+            "data": spec.default_data or "-",
+            "stateful": "yes" if spec.stateful else "no",
+            "description": spec.description,
+        }
+        table.add_row(*(cells[column] for column in columns))
     console.print(table)
+    # Short lines: a log does not wrap them, and they fit the narrowest table.
+    if "params" in columns:
+        console.print("params: of the default config (`zoo models info NAME` shows it)", markup=False, highlight=False)
+    console.print("trained: of what `zoo train NAME` trains (recipe, default data)", markup=False, highlight=False)
 
 
 @app.command("info")
 def info_command(
-    name: Annotated[str, typer.Argument(help="Model name, as `zoo models list` shows it.")],
+    name: Annotated[str, typer.Argument(metavar="NAME", help="Model name, as `zoo models list` shows it.")],
 ) -> None:
-    """Show a model's config fields (defaults and help) and its input/output signature."""
+    """Show a model's config (defaults, what its recipe trains, help), its training recipe, the
+    metric that picks the best epoch, and its input/output signature."""
     with user_errors():
         spec = get_spec(name)
+        trained = trained_configs([spec])[spec.name]
     config = spec.make_config()
     console.print(f"[bold]{spec.name}[/]: {spec.description}", markup=True, highlight=False)
     console.print(f"follows: {spec.origin}", markup=False, highlight=False)
     console.print(
-        f"task: {spec.task} ({TASKS[spec.task]})   parameters: {_parameters(spec):,}   "
-        f"default data: {spec.default_data or '-'}   stateful: {'yes' if spec.stateful else 'no'}",
+        f"task: {spec.task} ({TASKS[spec.task]})   default data: {spec.default_data or '-'}   "
+        f"stateful: {'yes' if spec.stateful else 'no'}",
         markup=False,
     )
+    console.print(_parameters_line(spec, trained), markup=False, highlight=False)
     if spec.methods:
         console.print(f"scripted methods besides forward: {', '.join(spec.methods)}", markup=False)
-    hints = typing.get_type_hints(spec.config_cls)
-    fields = Table(title=f"config ({spec.config_cls.__name__}); change with --set key=value")
-    for column in ("field", "type", "default", "help"):
-        fields.add_column(column)
-    for f in dataclasses.fields(spec.config_cls):
-        kind = hints.get(f.name, str)
-        fields.add_row(
-            f.name,
-            type_name(kind),
-            repr(getattr(config, f.name)),
-            f.metadata.get("help", ""),
-        )
-    console.print(fields)
+    console.print(_config_table(spec, trained))
+    rule = best_epoch_rule(spec)
+    if trained is not None and rule:
+        print_settings(f"training recipe (`zoo train {spec.name}`; an option replaces a value)", recipe_settings(spec))
+        console.print(f"{rule}; its weights are the run's weights.safetensors", markup=False, highlight=False)
+    else:
+        console.print(f"training: none of its own; `zoo train` trains the models built on this {spec.task}", markup=False)
     signature = spec.signature(config)
     io_table = Table(title="signature (flattened, in forward's order)")
     for column in ("", "name", "dtype", "shape", "meaning"):
@@ -130,15 +154,49 @@ def info_command(
         console.print(f"state carried between calls: {pairs}")
 
 
+def _parameters_line(spec: ModelSpec, trained: Optional[Config]) -> str:
+    line = f"parameters: {_parameters(spec):,} (default config)"
+    if trained is not None:
+        line += f", {_parameters(spec, trained):,} (as `zoo train {spec.name}` trains it: recipe + {spec.default_data} data)"
+    return line
+
+
+def _config_table(spec: ModelSpec, trained: Optional[Config]) -> Table:
+    """Each field's type, default, the value the recipe trains where it differs (and whether
+    the recipe or the data set sets it), and its help."""
+    config = spec.make_config()
+    sources: Dict[str, str] = trained_config_sources(spec, trained) if trained is not None else {}
+    hints = typing.get_type_hints(spec.config_cls)
+    title = f"config ({spec.config_cls.__name__}); change with --set key=value"
+    if sources:
+        title += "; recipe: what the recipe trains, where it differs"
+    table = Table(title=title)
+    for column in ("field", "type", "default", "recipe", "help"):
+        table.add_column(column)
+    for f in dataclasses.fields(spec.config_cls):
+        trained_value = ""
+        if f.name in sources:
+            trained_value = shown(getattr(trained, f.name))
+            trained_value += f" ({spec.default_data} data)" if sources[f.name] == "data" else ""
+        table.add_row(
+            f.name,
+            type_name(hints.get(f.name, str)),
+            repr(getattr(config, f.name)),
+            trained_value,
+            f.metadata.get("help", ""),
+        )
+    return table
+
+
 @app.command("check")
 def check_command(
-    name: Annotated[str, typer.Argument(help="Model name, as `zoo models list` shows it.")],
+    name: Annotated[str, typer.Argument(metavar="NAME", help="Model name, as `zoo models list` shows it.")],
     batch: Annotated[int, typer.Option(min=1, help="Batch size of the example input.")] = 2,
     time: Annotated[int, typer.Option(min=1, help="Time steps of the example input.")] = 7,
     seed: Annotated[int, typer.Option(help="Seed for weights and inputs.")] = 0,
     set_: Annotated[
         Optional[List[str]],
-        typer.Option("--set", help="Config override key=value (repeatable), see `models info`."),
+        typer.Option("--set", metavar="KEY=VALUE", help="Config override key=value (repeatable), see `models info`."),
     ] = None,
 ) -> None:
     """Script a model with torch.jit.script, run it, save/reload it and compare with eager."""

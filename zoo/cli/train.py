@@ -9,14 +9,16 @@ import typer
 from rich.table import Table
 
 from zoo.cli.console import console, fail, user_errors
+from zoo.cli.models import print_settings
 from zoo.config import parse_overrides
 from zoo.registry import get_spec
 from zoo.train import distributed
 from zoo.train.batching import Shard
+from zoo.train.describe import announcement, config_settings, training_settings
 from zoo.train.evaluate import evaluate_run
 from zoo.train.loop import TrainingFailed, TrainRequest, train
 from zoo.train.request import cli_arguments, stored_processes
-from zoo.train.setup import device_for, prepare
+from zoo.train.setup import Run, device_for, prepare
 
 _UNITS = {"": 1.0, "s": 1.0, "m": 60.0, "h": 3600.0}
 
@@ -30,7 +32,7 @@ def parse_duration(text: str) -> float:
 
 
 def train_command(
-    model: Annotated[str, typer.Argument(help="Model name, as `zoo models list` shows it.")],
+    model: Annotated[str, typer.Argument(metavar="MODEL", help="Model name, as `zoo models list` shows it.")],
     data: Annotated[Optional[str], typer.Option(help="Data set name, or a path to your files in the default data set's format.")] = None,
     epochs: Annotated[Optional[int], typer.Option(help="Epochs (default: the model's recipe; on --resume, the run's).")] = None,
     batch_size: Annotated[Optional[int], typer.Option(help="Global batch size (split across --nproc processes).")] = None,
@@ -45,7 +47,7 @@ def train_command(
     logit_adjustment: Annotated[Optional[float], typer.Option(help="Classifiers: train on logits + TAU*log(class prior) for balanced accuracy (0 = off).")] = None,
     shift_augment: Annotated[Optional[int], typer.Option(help="Images: move each training image by up to N pixels (0 = off).")] = None,
     label_smoothing: Annotated[Optional[float], typer.Option(help="Classifiers: smooth the training targets by this much (0 = off).")] = None,
-    set_: Annotated[Optional[List[str]], typer.Option("--set", help="Config override key=value (repeatable); see `zoo models info`.")] = None,
+    set_: Annotated[Optional[List[str]], typer.Option("--set", metavar="KEY=VALUE", help="Config override key=value (repeatable); see `zoo models info`.")] = None,
     device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
     seed: Annotated[Optional[int], typer.Option(help="Seed for weights, data order and dropout.")] = None,
     out: Annotated[Optional[Path], typer.Option(help="Run directory (default runs/MODEL).")] = None,
@@ -56,6 +58,7 @@ def train_command(
     embeddings: Annotated[Optional[Path], typer.Option(help="Pretrained word vectors, GloVe text format.")] = None,
     freeze_embeddings: Annotated[bool, typer.Option("--freeze-embeddings", help="Keep the pretrained vectors fixed.")] = False,
     nproc: Annotated[Optional[int], typer.Option(help="Processes for data-parallel training (torch.distributed.run); on --resume, the run's.")] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Make every check of a run and print what it would train (config, every training argument and where it came from), writing nothing.")] = False,
 ) -> None:  # fmt: skip
     """Train a model on its default data set (or --data) and write a run directory."""
     with user_errors():
@@ -71,6 +74,10 @@ def train_command(
             embeddings=embeddings, freeze_embeddings=freeze_embeddings,
         )  # fmt: skip
         processes = 1 if distributed.launched() else _processes(request, nproc)  # launched: WORLD_SIZE
+        if dry_run:
+            # The checks of a real run, which all come before its first write (prepare).
+            _print_plan(request, prepare(request, Shard(0, processes), device_for(request.device)))
+            return
         if processes > 1:
             # Every check before the processes start: a mistake is one line, not N tracebacks.
             prepare(request, Shard(0, processes), device_for(request.device))
@@ -83,6 +90,19 @@ def train_command(
         fail(str(error), code=1)
     if result.status == "interrupted":
         raise typer.Exit(130)
+
+
+def _print_plan(request: TrainRequest, run: Run) -> None:
+    """--dry-run: the run's first lines, then every config field and training argument with
+    where its value came from."""
+    for line in announcement(request, run):
+        console.print(line, markup=False, highlight=False)
+    if not request.resume:
+        replaced = " (--overwrite replaces the run there)" if request.overwrite and run.out.exists() else ""
+        console.print(f"output: {run.out}{replaced}", markup=False, highlight=False)
+    print_settings(f"config ({run.spec.config_cls.__name__})", config_settings(request, run))
+    print_settings("training", training_settings(request, run))
+    console.print("dry run: every check passed; nothing was written (drop --dry-run to train)")
 
 
 def _processes(request: TrainRequest, nproc: Optional[int]) -> int:

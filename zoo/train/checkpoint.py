@@ -7,7 +7,7 @@ import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Dict, List
+from typing import Any, Callable, Dict, List, Optional
 
 import torch
 from safetensors.torch import load_file
@@ -154,6 +154,18 @@ def checkpoint_exists(directory: Path) -> bool:
         (place / "trainer.json").exists() and (place is not staging or (place / COMPLETE).exists())
         for place in (directory, staging, previous)
     )
+
+
+def stored_trainer_state(directory: Path) -> Optional[Dict[str, Any]]:
+    """The trainer.json (epoch, step, best) of the checkpoint ``recover_checkpoint`` would put
+    in place, without moving anything: what --resume and --dry-run report before any write."""
+    staging, previous = _staging(directory), _previous(directory)
+    if (staging / COMPLETE).exists() and (staging / "trainer.json").exists():
+        return read_json(staging / "trainer.json")
+    for place in (directory, previous):
+        if (place / "trainer.json").exists():
+            return read_json(place / "trainer.json")
+    return None
 
 
 def recover_checkpoint(directory: Path) -> bool:

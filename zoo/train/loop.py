@@ -18,19 +18,20 @@ from typing import Any, Dict, Iterator, List, Optional, Tuple
 
 import torch
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from torch import nn
 
 from zoo.train import distributed, rundir
 from zoo.train.checkpoint import RankStates, load_checkpoint, save_checkpoint, save_weights, write_json, write_jsonl
+from zoo.train.describe import announcement
 from zoo.train.plots import plot_confusion, plot_curves
+from zoo.train.progress import EpochProgress, open_progress
 from zoo.train.request import TrainRequest
 from zoo.train.setup import Run, device_for, prepare
 from zoo.train.tasks import LanguageModelTask, Task
 
 __all__ = ["TrainRequest", "TrainResult", "TrainingFailed", "train"]
 
-REPORT_EVERY_S = 3.0  # shortest interval between two epoch reports (and curve redraws)
+REPORT_EVERY_S = 3.0  # on a terminal, shortest interval between two epoch lines (and curve redraws)
 
 
 class TrainingFailed(RuntimeError):
@@ -80,9 +81,6 @@ def train(request: TrainRequest, console: Optional[Console] = None) -> TrainResu
     if request.resume:
         loop, carried = load_checkpoint(run.out / rundir.LAST, run.model, run.optimizer, run.scheduler, shard.rank)
         run.task.restore_carried_state(carried)
-        if run.recipe.epochs < loop["epoch"]:
-            raise ValueError(f"--epochs {run.recipe.epochs}: {run.out} has already trained {loop['epoch']} epochs; "
-                             f"give --epochs {loop['epoch']} or more, or leave it out")  # fmt: skip
     if run.writer:
         document = rundir.run_document(run.spec, run.config, run.data, run.request.data, run.training_record())
         write_json(run.out / rundir.CONFIG, document)
@@ -90,7 +88,8 @@ def train(request: TrainRequest, console: Optional[Console] = None) -> TrainResu
     if distributed.launched():
         ddp_model = nn.parallel.DistributedDataParallel(run.model, device_ids=[device] if device.type == "cuda" else None)
     if run.writer:
-        _announce(run, console)
+        for line in announcement(request, run):
+            console.print(line, markup=False, highlight=False)
     status = _run_epochs(run, ddp_model, loop, console)
     result = TrainResult(run.out, status, loop["epoch"], loop["best"])
     if status != "interrupted":
@@ -98,16 +97,6 @@ def train(request: TrainRequest, console: Optional[Console] = None) -> TrainResu
     del ddp_model  # its reducer holds the process group: gone before the group is
     distributed.leave()
     return result
-
-
-def _announce(run: Run, console: Console) -> None:
-    sizes = ", ".join(f"{k} {v:,}" for k, v in run.data.sizes().items())
-    parameters = sum(p.numel() for p in run.model.parameters())
-    console.print(f"[bold]{run.spec.name}[/] on {run.data.name} ({sizes}); {parameters:,} parameters; "
-                  f"{run.recipe.epochs} epochs x {run.steps} steps of {run.batch_size}; {run.device}, "
-                  f"{run.shard.world} process(es)")  # fmt: skip
-    if run.embedding_note:
-        console.print(f"pretrained embeddings: {run.embedding_note}")
 
 
 def _over_time(run: Run, started: float) -> bool:
@@ -119,43 +108,50 @@ def _over_time(run: Run, started: float) -> bool:
 def _run_epochs(run: Run, ddp_model: nn.Module, loop: Dict[str, Any], console: Console) -> str:
     started = perf_counter()
     stop: Dict[str, Any] = {}
-    shown: Dict[str, float] = {"last_epoch": run.recipe.epochs}
-    columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-               TextColumn("loss {task.fields[loss]:.4f}  {task.fields[rate]:,.0f} items/s"), TimeElapsedColumn()]  # fmt: skip
-    with _stop_signals(stop), Progress(*columns, console=console, disable=not run.writer) as progress:
-        while loop["epoch"] < run.recipe.epochs:
+    shown: Dict[str, Any] = {"last_epoch": run.recipe.epochs}
+    status, note = "finished", None
+    with _stop_signals(stop), open_progress(console, run.writer) as progress:
+        while status == "finished" and loop["epoch"] < run.recipe.epochs:
             if loop["step"] == 0:
                 run.task.start_epoch()
                 loop["loss_sum"], loop["items"] = 0.0, 0.0
-            bar = progress.add_task(f"epoch {loop['epoch'] + 1}/{run.recipe.epochs}", total=run.steps,
-                                    completed=loop["step"], loss=0.0, rate=0.0)  # fmt: skip
-            epoch_start, items_now = perf_counter(), 0
-            ddp_model.train()
-            batches = run.task.train_batches(run.batch_size, run.recipe.seed, loop["epoch"], run.shard, loop["step"])
-            for batch in itertools.islice(batches, run.steps - loop["step"]):
-                items_now += _step(run, ddp_model, loop, batch) * run.shard.world
-                rate = items_now / max(perf_counter() - epoch_start, 1e-9)
-                progress.update(bar, advance=1, loss=loop["loss_sum"] / max(loop["items"], 1e-12), rate=rate)
-                if distributed.any_rank("signal" in stop, run.device):
-                    _save_last(run, loop)
-                    if run.writer:
-                        console.print(f"stopped by {stop.get('signal', 'a signal')}; checkpoint in "
-                                      f"{run.out / rundir.LAST}; continue with --resume")  # fmt: skip
-                    return "interrupted"
-                if loop["step"] < run.steps and _over_time(run, started):
-                    # Saved with its step, as for a signal: --resume finishes this epoch.
-                    _save_last(run, loop)
-                    if run.writer:
-                        console.print(f"--time-limit reached at epoch {loop['epoch'] + 1}, step {loop['step']}/{run.steps}; "
-                                      f"checkpoint in {run.out / rundir.LAST}; continue with --resume")  # fmt: skip
-                    return "time-limit"
-            progress.remove_task(bar)
+            epoch_start = perf_counter()
+            status, note = _train_epoch(run, ddp_model, loop, progress, started, stop)
+            if status != "finished":
+                break
+            progress.end_epoch()
             _end_epoch(run, loop, console, perf_counter() - epoch_start, shown)
             if loop["epoch"] < run.recipe.epochs and _over_time(run, started):
-                if run.writer:
-                    console.print(f"--time-limit reached after {loop['epoch']} epoch(s); continue with --resume")
-                return "time-limit"
-    return "finished"
+                status, note = "time-limit", f"--time-limit reached after {loop['epoch']} epoch(s); continue with --resume"
+    # Printed once the display is closed: the bar's last frame used to come after this line.
+    if note and run.writer:
+        console.print(note, markup=False, highlight=False)
+    return status
+
+
+def _train_epoch(run: Run, ddp_model: nn.Module, loop: Dict[str, Any], progress: EpochProgress,
+                 started: float, stop: Dict[str, Any]) -> Tuple[str, Optional[str]]:  # fmt: skip
+    """The rest of the current epoch's steps; stops early, with a checkpoint, for a signal
+    (``stop`` holds it) or --time-limit (counted from ``started``). Returns (status, the line
+    to print last, if any)."""
+    progress.start_epoch(loop["epoch"] + 1, run.recipe.epochs, loop["step"], run.steps)
+    epoch_start, items_now = perf_counter(), 0
+    ddp_model.train()
+    batches = run.task.train_batches(run.batch_size, run.recipe.seed, loop["epoch"], run.shard, loop["step"])
+    for batch in itertools.islice(batches, run.steps - loop["step"]):
+        items_now += _step(run, ddp_model, loop, batch) * run.shard.world
+        rate = items_now / max(perf_counter() - epoch_start, 1e-9)
+        progress.advance(loop["step"], loop["loss_sum"] / max(loop["items"], 1e-12), rate)
+        if distributed.any_rank("signal" in stop, run.device):
+            _save_last(run, loop)
+            return "interrupted", (f"stopped by {stop.get('signal', 'a signal')}; checkpoint in "
+                                   f"{run.out / rundir.LAST}; continue with --resume")  # fmt: skip
+        if loop["step"] < run.steps and _over_time(run, started):
+            # Saved with its step, as for a signal: --resume finishes this epoch.
+            _save_last(run, loop)
+            return "time-limit", (f"--time-limit reached at epoch {loop['epoch'] + 1}, step {loop['step']}/{run.steps}; "
+                                  f"checkpoint in {run.out / rundir.LAST}; continue with --resume")  # fmt: skip
+    return "finished", None
 
 
 def _step(run: Run, ddp_model: nn.Module, loop: Dict[str, Any], batch: Any) -> int:
@@ -209,7 +205,7 @@ def _better(task: Task, new: Dict[str, Any], old: Dict[str, Any]) -> bool:
     return key_new > key_old
 
 
-def _end_epoch(run: Run, loop: Dict[str, Any], console: Console, seconds: float, shown: Dict[str, float]) -> None:
+def _end_epoch(run: Run, loop: Dict[str, Any], console: Console, seconds: float, shown: Dict[str, Any]) -> None:
     run.model.eval()
     task = run.task
     val = task.evaluate(run.model, "val")
@@ -217,6 +213,7 @@ def _end_epoch(run: Run, loop: Dict[str, Any], console: Console, seconds: float,
            "val": {k: v for k, v in val.items() if k != "confusion"}, "lr": run.scheduler.get_last_lr()[0],
            "seconds": round(seconds, 2), "steps": loop["step"]}  # fmt: skip
     improved = loop["best"] is None or _better(task, val, loop["best"])
+    mark = _best_mark(task, val, loop["best"]) if improved else ""
     loop["history"].append(row)
     loop["epoch"] += 1
     loop["step"] = 0
@@ -226,15 +223,34 @@ def _end_epoch(run: Run, loop: Dict[str, Any], console: Console, seconds: float,
             save_weights(run.out / rundir.WEIGHTS, run.model)
     if run.writer:
         write_jsonl(run.out / rundir.METRICS, loop["history"])
-        # Short epochs (the toy models run hundreds) would flood the terminal and redraw the
-        # plot hundreds of times: report and plot at most every few seconds, and at the end.
-        now = perf_counter()
-        if now - shown.get("at", -1e9) >= REPORT_EVERY_S or loop["epoch"] == shown["last_epoch"]:
-            shown["at"] = now
-            plot_curves(run.out / "curves.png", loop["history"], task.primary_metric, f"{run.spec.name} on {run.data.name}")
-            console.print(f"epoch {row['epoch']}: train loss {row['train_loss']:.4f}; validation "
-                          f"{_format(row['val'])}{'  (best)' if improved else ''}  [{seconds:.1f} s]")  # fmt: skip
+        _report_epoch(run, console, loop["history"], mark, shown)
     _save_last(run, loop)
+
+
+def _best_mark(task: Task, new: Dict[str, Any], old: Optional[Dict[str, Any]]) -> str:
+    """What made an epoch the best, named (users could not tell which metric "(best)" meant)."""
+    metric = task.primary_metric
+    if old is None or new[metric] != old[metric] or metric == "loss":
+        return f"  (best {metric})"
+    return f"  (best: {metric} tied, lower loss)"
+
+
+def _report_epoch(run: Run, console: Console, history: List[Dict[str, Any]], mark: str, shown: Dict[str, Any]) -> None:
+    """The epoch's line, and the curves redrawn. Short epochs (the toy models run hundreds)
+    would redraw the plot hundreds of times and flood a terminal: there both happen at most
+    every few seconds, and at the end, saying so once. A log gets every epoch's line."""
+    row, now = history[-1], perf_counter()
+    due = now - shown.get("at", -1e9) >= REPORT_EVERY_S or row["epoch"] == shown["last_epoch"]
+    if due:
+        shown["at"] = now
+        plot_curves(run.out / "curves.png", history, run.task.primary_metric, f"{run.spec.name} on {run.data.name}")
+    if due or not console.is_terminal:
+        console.print(f"epoch {row['epoch']}: train loss {row['train_loss']:.4f}; validation "
+                      f"{_format(row['val'])}{mark}  [{row['seconds']:.1f} s]", markup=False, highlight=False)  # fmt: skip
+    elif not shown.get("said"):
+        shown["said"] = True
+        console.print(f"(epochs this short are shown at most every {REPORT_EVERY_S:g} s here; {rundir.METRICS} "
+                      "holds every one)", markup=False, highlight=False)  # fmt: skip
 
 
 def _format(metrics: Dict[str, Any]) -> str:

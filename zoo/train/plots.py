@@ -3,17 +3,23 @@
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
-import matplotlib
+from zoo.train.checkpoint import write_atomic
 
-matplotlib.use("Agg")  # files only, no display; set before pyplot is imported
 
-import matplotlib.pyplot as plt  # noqa: E402
+def _pyplot() -> Any:
+    """matplotlib's pyplot, imported when a plot is drawn: importing it costs a third of a
+    second, which every `zoo` command would otherwise pay at start."""
+    import matplotlib
 
-from zoo.train.checkpoint import write_atomic  # noqa: E402
+    matplotlib.use("Agg")  # files only, no display; set before pyplot is imported
+    import matplotlib.pyplot as plt
+
+    return plt
 
 
 def plot_curves(path: Path, history: List[Dict[str, Any]], metric: str, title: str) -> None:
     """Loss (train and validation) and the main validation metric against the epoch."""
+    plt = _pyplot()
     epochs = [row["epoch"] for row in history]
     figure, (left, right) = plt.subplots(1, 2, figsize=(10, 4))
     left.plot(epochs, [row["train_loss"] for row in history], marker="o", label="train")
@@ -37,6 +43,7 @@ def plot_confusion(path: Path, confusion: List[List[int]], labels: Optional[List
     size = len(confusion)
     names = labels if labels and len(labels) == size else [str(i) for i in range(size)]
     rows = [[c / max(sum(row), 1) for c in row] for row in confusion]
+    plt = _pyplot()
     figure, axes = plt.subplots(figsize=(2 + 0.45 * size, 1.5 + 0.45 * size))
     image = axes.imshow(rows, cmap="Blues", vmin=0.0, vmax=1.0)
     figure.colorbar(image)

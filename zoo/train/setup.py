@@ -19,6 +19,7 @@ from zoo.data import DataSet, dataset_names, load_dataset
 from zoo.registry import ModelSpec, get_spec
 from zoo.train import distributed, rundir
 from zoo.train.batching import Shard
+from zoo.train.checkpoint import stored_trainer_state
 from zoo.train.embeddings import read_vectors, vector_size
 from zoo.train.recipes import Recipe
 from zoo.train.request import TrainRequest, out_dir, recipe_of, resumed, stored_run
@@ -45,6 +46,9 @@ class Run:
     optimizer: torch.optim.Optimizer
     scheduler: LambdaLR
     embedding_note: Optional[str] = None
+    # --resume: the checkpoint's loop state (epochs done, step, best), read before any write so
+    # that the run, and --dry-run, can say where it continues.
+    resume_from: Optional[Dict[str, Any]] = None
 
     @property
     def writer(self) -> bool:
@@ -71,7 +75,7 @@ def device_for(choice: str) -> torch.device:
     return distributed.local_cuda_device() if distributed.launched() else torch.device("cuda")
 
 
-def _resolve_data(spec: ModelSpec, argument: Optional[str], seed: int) -> DataSet:
+def resolve_data(spec: ModelSpec, argument: Optional[str], seed: int) -> DataSet:
     binary = spec.task == "binary-classification"
     if argument is None or argument in dataset_names():
         name = argument or spec.default_data
@@ -136,19 +140,32 @@ def _model_config(spec: ModelSpec, request: TrainRequest, recipe: Recipe, data: 
     return rundir.model_config(spec, data, recipe.config, overrides)
 
 
+def _resume_position(out: Path, recipe: Recipe) -> Dict[str, Any]:
+    """The loop state --resume continues from; fewer --epochs than it has done is refused."""
+    position = stored_trainer_state(out / rundir.LAST)
+    if position is None:  # check_out found a checkpoint; it went away since
+        raise ValueError(f"--resume: {out} holds no checkpoint (no {rundir.LAST}/); drop --resume to start")
+    if recipe.epochs < position["epoch"]:
+        raise ValueError(f"--epochs {recipe.epochs}: {out} has already trained {position['epoch']} epochs; "
+                         f"give --epochs {position['epoch']} or more, or leave it out")  # fmt: skip
+    return position
+
+
 def prepare(request: TrainRequest, shard: Shard, device: torch.device) -> Run:
     """Builds and checks every part of the run; reads the run directory (on --resume) but writes
     nothing."""
     spec = get_spec(request.model)
     rundir.check_out(out_dir(request), request.resume, request.overwrite)
-    document = None
+    document, position = None, None
     if request.resume:
         document = stored_run(out_dir(request))
         request = resumed(request, document, shard.world)
     recipe = recipe_of(spec, request)
+    if request.resume:
+        position = _resume_position(out_dir(request), recipe)
     if request.embeddings is not None and not Path(request.embeddings).is_file():
         raise ValueError(f"--embeddings {request.embeddings}: no such file")
-    data = _resolve_data(spec, request.data, recipe.seed)
+    data = resolve_data(spec, request.data, recipe.seed)
     config = _model_config(spec, request, recipe, data, document)
     torch.manual_seed(recipe.seed)  # the same weights on every process
     model = spec.build(config)
@@ -170,4 +187,4 @@ def prepare(request: TrainRequest, shard: Shard, device: torch.device) -> Run:
     scheduler = _scheduler(optimizer, recipe, recipe.epochs * steps)
     return Run(request=request, spec=spec, recipe=recipe, out=out_dir(request), device=device, shard=shard,
                data=data, config=config, model=model, task=task, batch_size=batch_size, steps=steps,
-               optimizer=optimizer, scheduler=scheduler, embedding_note=embedding_note)  # fmt: skip
+               optimizer=optimizer, scheduler=scheduler, embedding_note=embedding_note, resume_from=position)  # fmt: skip

@@ -26,6 +26,29 @@ from zoo.train.batching import (
 
 Batch = Tuple[Tuple[Any, ...], Tensor]  # (model arguments, target)
 
+# What picks a run's best epoch (the weights it keeps), by the model's task: a validation metric
+# and whether higher is better. A tie goes to the lower validation loss (``loop._better``).
+# `zoo models info`, `zoo train --dry-run` and the run's first lines all state it from here.
+SELECTION: Dict[str, Tuple[str, bool]] = {
+    "classification": ("accuracy", True),
+    "binary-classification": ("accuracy", True),
+    "regression": ("rmse", False),
+    "tagging": ("accuracy", True),
+    "seq2seq": ("exact_match", True),
+    "language-model": ("loss", False),
+    "forecasting": ("rmse", False),
+}
+
+
+def selection_rule(task: str) -> Optional[str]:
+    """The best-epoch rule in words ("highest validation accuracy (...)"); None for a task
+    `zoo train` does not train (an encoder)."""
+    if task not in SELECTION:
+        return None
+    metric, higher = SELECTION[task]
+    rule = f"{'highest' if higher else 'lowest'} validation {metric}"
+    return rule if metric == "loss" else f"{rule} (a tie: the lower validation loss)"
+
 
 class LossTerms(NamedTuple):
     """A training batch's loss as a sum and what its mean divides by. With several processes,
@@ -64,10 +87,8 @@ def _shift_images(images: Tensor, offsets: Tensor, pixels: int) -> Tensor:
 class Task:
     """Base: subclasses say how to batch a split, compute the loss and measure a split."""
 
-    primary_metric = "loss"
-    higher_is_better = False
-
     def __init__(self, spec: ModelSpec, config: Any, data: DataSet, device: torch.device) -> None:
+        self.primary_metric, self.higher_is_better = SELECTION.get(spec.task, ("loss", False))
         self.spec = spec
         self.config = config
         self.data = data
@@ -126,10 +147,6 @@ class ExampleTask(Task):
         super().__init__(spec, config, data, device)
         self.first_input = self.signature.inputs[0]
         self.output_name = self.signature.outputs[0].name
-        if spec.task in ("classification", "binary-classification"):
-            self.primary_metric, self.higher_is_better = "accuracy", True
-        else:
-            self.primary_metric, self.higher_is_better = "rmse", False
         self.class_weights: Optional[Tensor] = None
         self.logit_offsets: Optional[Tensor] = None
         self.max_shift = 0  # images: random translation of training batches, in pixels
@@ -261,8 +278,6 @@ class ExampleTask(Task):
 class TaggingTask(Task):
     """One class per input step (``hello`` -> ``ohlol``)."""
 
-    primary_metric, higher_is_better = "accuracy", True
-
     def collate(self, split: Any, indices: List[int]) -> Batch:
         tokens = torch.tensor([split.sources[i] for i in indices], dtype=torch.long)
         return (tokens,), torch.tensor([split.targets[i] for i in indices], dtype=torch.long)
@@ -290,8 +305,6 @@ class TaggingTask(Task):
 
 class Seq2SeqTask(Task):
     """Teacher-forced training; greedy decoding measures whole-sequence accuracy."""
-
-    primary_metric, higher_is_better = "exact_match", True
 
     def collate(self, split: Any, indices: List[int]) -> Batch:
         sources = [split.sources[i] for i in indices]
@@ -419,8 +432,6 @@ class LanguageModelTask(Task):
 
 class ForecastTask(Task):
     """One series: predict each next value from everything before it (state carries it)."""
-
-    primary_metric = "rmse"
 
     def train_size(self) -> int:
         return 1
