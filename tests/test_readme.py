@@ -1,8 +1,10 @@
-"""The README stays true: its zoo table is the registry's, and CI runs its test command."""
+"""The README stays true: its zoo table is the registry's, every block is marked (run by
+tests/test_readme_blocks.py or skipped with a reason), and CI runs its test command."""
 
 import re
 from pathlib import Path
 
+from tests.readme_blocks import INSTALL, blocks, the_block
 from zoo.cli.models import markdown_table
 from zoo.registry import list_models
 
@@ -19,13 +21,20 @@ def test_zoo_table_matches_the_registry():
     assert match.group(1) == markdown_table(), "regenerate with `zoo models list --markdown`"
 
 
-def test_ci_runs_the_readme_test_command_verbatim():
-    commands = re.findall(r"```bash\n(.*?)\n```", _readme(), re.S)
-    assert len(commands) == 2, "the README holds exactly two commands"
-    test_command = commands[1]
-    assert "pytest" in test_command
+def test_every_block_is_marked_and_ci_runs_the_readme_test_command_verbatim():
+    found = blocks(_readme())
+    unmarked = [b.line for b in found if not b.kind]
+    assert not unmarked, f"README.md blocks at lines {unmarked} need a <!-- readme-test: run|skip: REASON --> line above"
+    main, suite = (the_block(kind) for kind in ("main", "suite"))
+    assert main.text.startswith(INSTALL) and suite.text.startswith(INSTALL), "both set-up commands install everything themselves"
+    assert "pytest" in suite.text and len(main.lines) == len(suite.lines) == 1
     ci_lines = (ROOT / ".ci" / "run").read_text(encoding="utf-8").splitlines()
-    assert test_command in ci_lines
+    assert suite.text in ci_lines
+
+
+def test_blocks_are_found_with_their_markers():
+    text = "a\n<!-- readme-test: run -->\n```bash\necho 1\n```\n\n```text\nx\n```\n<!-- readme-test: skip: why -->\n```python\np\n```\n"
+    assert [(b.kind, b.language, b.text, b.line) for b in blocks(text)] == [("run", "bash", "echo 1", 3), ("", "text", "x", 7), ("skip", "python", "p", 11)]
 
 
 def test_compatibility_table_lists_every_model_as_passing():

@@ -1,13 +1,12 @@
 """The C++ (libtorch) and Node.js (onnxruntime-node) loaders run three bundles — one with state,
 one with lengths, one CNN — against their test vectors, and fail on a wrong expected output,
 on NaN where a finite value is expected, and on a manifest that points outside the bundle.
-They skip only when a tool is missing, and say which."""
+They skip only when a tool is missing, and say which. The loaders are built and installed by the
+README's own lines (``tests/conftest.py``)."""
 
 import json
-import os
 import shutil
 import subprocess
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -15,13 +14,7 @@ import pytest
 from export.bundle import export_bundle
 from export.source import from_registry
 
-ROOT = Path(__file__).resolve().parents[2]
-NODE = ROOT / "serve" / "node"
 BUNDLES = ("char-lstm", "name-gru", "mnist-cnn")  # state, lengths, CNN
-
-
-def _missing(*tools: str) -> str:
-    return ", ".join(t for t in tools if shutil.which(t) is None)
 
 
 @pytest.fixture(scope="module")
@@ -60,19 +53,6 @@ def non_finite(bundles, tmp_path_factory):
         np.save(path, array)
         made[kind] = bundle
     return made
-
-
-@pytest.fixture(scope="module")
-def node_loader():
-    missing = _missing("node", "npm")
-    if missing:
-        pytest.skip(f"the Node.js loader needs {missing}, not found on PATH")
-    if not (NODE / "node_modules" / "onnxruntime-node").exists():
-        # The package's install script would fetch CUDA binaries from a host outside the
-        # registries; the CPU runtime ships in the package itself.
-        env = {**os.environ, "ONNXRUNTIME_NODE_INSTALL": "skip"}
-        subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=NODE, env=env, check=True, capture_output=True, text=True)
-    return ["node", str(NODE / "check.js")]
 
 
 @pytest.mark.parametrize("name", BUNDLES)
