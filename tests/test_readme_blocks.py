@@ -4,7 +4,7 @@ it made, starting with the main command's run and bundle.
 
 Two changes, both checked against the README's text so that they cannot drift from it: the main
 command runs without its install (the copy uses this project's virtual environment) and with its
-training cut to one short epoch (its full run is what `scripts/readme_timings.py` times on a
+training cut to one short epoch of a smaller model (its full run is what `scripts/readme_timings.py` times on a
 fresh clone); the serving block listens on a free port instead of 8000, which may be taken on
 the machine running the suite. The C++ block's build lines and the Node.js block's install line
 ran in the copy already, as they are written, for the loader tests (``tests/conftest.py``): here
@@ -19,7 +19,7 @@ from tests.conftest import cpp_build_lines, node_install_line
 from tests.readme_blocks import INSTALL, readme_blocks, run_shell
 from tests.serve.conftest import free_port
 
-SHORT_TRAINING = ("zoo train name-gru --overwrite", "zoo train name-gru --overwrite --epochs 1 --limit-batches 20")
+SHORT_TRAINING = ("zoo train name-gru --overwrite", "zoo train name-gru --overwrite --epochs 1 --limit-batches 20 --set hidden_size=32")
 BLOCK_TIMEOUT_S = 600
 
 

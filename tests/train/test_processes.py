@@ -75,15 +75,17 @@ def test_two_processes_equal_one_for_a_batch_norm_model(tmp_path):
 
 
 # The models `--nproc 2` gives the single-process result for (README, "Training"): none has
-# dropout in its recipe's config. birnn-bn-classifier is tested above (BatchNorm); seq2seq-lstm
-# runs by default (its token-averaged loss was the one that used to differ); the rest with
-# `pytest -m exhaustive` (a launch costs ~10 s on 2 cores).
+# dropout in its recipe's config. birnn-bn-classifier is launched above (BatchNorm); seq2seq-lstm's
+# token-averaged loss, the one that used to differ, is checked share by share without a launch
+# (test_shares_of_a_batch_sum_to_the_loss_of_the_whole_batch); the launches of every model run
+# with `pytest -m exhaustive` (a launch costs ~10 s on 2 cores).
 EXACT_UNDER_NPROC = ("seq2seq-lstm", "rnn-classifier", "lstm-classifier", "gru-classifier", "manual-rnn-classifier",
                      "manual-lstm-classifier", "manual-gru-classifier", "mnist-mlp", "mnist-cnn", "mnist-inception",
                      "mnist-resnet", "char-rnn", "char-gru", "diabetes-mlp", "linear-regression", "logistic-regression")  # fmt: skip
 
 
-@pytest.mark.parametrize("name", [pytest.param(n, marks=() if n == "seq2seq-lstm" else pytest.mark.exhaustive) for n in EXACT_UNDER_NPROC])
+@pytest.mark.exhaustive  # the default run launches the batch-norm model above and the dropout model below
+@pytest.mark.parametrize("name", EXACT_UNDER_NPROC)
 def test_two_processes_equal_one(name, tmp_path):
     # SGD, so that the weights show the gradients: Adam divides each gradient by its own size,
     # and turns the rounding of one near 1e-8 (a dead unit in mnist-inception) into a 1e-4 step.
