@@ -14,7 +14,7 @@ from typing import Any, Dict, List, Optional, Tuple
 from zoo.data import DataSet
 from zoo.registry import Config, ModelSpec
 from zoo.train.recipes import OPTION_FIELDS, Recipe, option_name, recipe_for
-from zoo.train.request import TrainRequest
+from zoo.train.request import TrainRequest, shown as request_shown
 from zoo.train.rundir import model_config
 from zoo.train.setup import Run, resolve_data
 from zoo.train.tasks import SELECTION, selection_rule
@@ -40,12 +40,8 @@ class Setting:
 
 
 def shown(value: Any) -> str:
-    """A value as the command line writes it: a tuple as "512,256", None as "-"."""
-    if value is None:
-        return "-"
-    if isinstance(value, (list, tuple)):
-        return ",".join(str(v) for v in value)
-    return str(value)
+    """A value as the command line writes it, "-" when it is not set."""
+    return request_shown(value, missing="-")
 
 
 def trained_configs(specs: List[ModelSpec]) -> Dict[str, Optional[Config]]:

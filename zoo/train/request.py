@@ -105,10 +105,10 @@ def _same(given: Any, stored: Any) -> bool:
     return given == stored
 
 
-def _shown(value: Any) -> str:
-    """A value as the command line writes it (a tuple or JSON list as "512,256")."""
+def shown(value: Any, missing: str = "not set") -> str:
+    """A value as the command line writes it: a tuple or JSON list as "512,256", None as ``missing``."""
     if value is None:
-        return "not set"
+        return missing
     if isinstance(value, (list, tuple)):
         return ",".join(str(v) for v in value)
     return str(value)
@@ -124,11 +124,11 @@ def resumed(request: TrainRequest, document: Dict[str, Any], processes: int) -> 
     for name, value in _given(request).items():
         expected = default_data if name == "data" else stored[name]
         if name != "epochs" and not _same(value, expected):
-            conflicts.append(f"{option_name(name)} {value} (the run: {_shown(expected)})")
+            conflicts.append(f"{option_name(name)} {value} (the run: {shown(expected)})")
     config = document.get("config", {})
     for key, value in request.overrides.items():
         if config.get(key) != (list(value) if isinstance(value, tuple) else value):
-            conflicts.append(f"--set {key}={_shown(value)} (the run: {_shown(config.get(key))})")
+            conflicts.append(f"--set {key}={shown(value)} (the run: {shown(config.get(key))})")
     world = document.get("training", {}).get("world_size", 1)
     if processes != world:
         conflicts.append(f"--nproc {processes} (the run: {world})")
