@@ -117,7 +117,8 @@ def _holds_booleans(value: List[Any]) -> bool:
 
 
 def _float_array(value: Any, shape: Tuple[int, ...], what: str) -> np.ndarray:
-    array = _numbers(value, what).astype(np.float32)
+    with np.errstate(over="ignore"):  # a number past float32 becomes inf, refused below
+        array = _numbers(value, what).astype(np.float32)
     if array.size == int(np.prod(shape)) and array.shape != shape:
         array = array.reshape(shape)
     if array.shape != shape:

@@ -12,6 +12,7 @@ Each instance comes with a short description of where it came from, for the outp
 """
 
 import json
+import warnings
 from pathlib import Path
 from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 
@@ -19,6 +20,7 @@ import numpy as np
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".pgm", ".tif", ".tiff", ".webp")
 MAX_JSON_BYTES = 64 * 1024 * 1024  # a .json of instances is read whole; .npy and lines stream
+MAX_LINE_CHARACTERS = 1024 * 1024  # one line of --lines: an endless one (stdin from /dev/zero) stops here
 
 Instance = Tuple[str, Any]  # (where it came from, the instance as /predict takes it)
 
@@ -27,59 +29,88 @@ def takes_text(spec: Dict[str, Any]) -> bool:
     return spec["dtype"] == "int64" and len(spec["shape"]) == 2
 
 
-def instances(arguments: Sequence[str], lines: Optional[Path], spec: Dict[str, Any], pixels: Optional[Dict[str, float]]) -> Iterator[Instance]:
-    """The arguments' instances, then the file's, lazily (a file is read as they are used)."""
+def instances(arguments: Sequence[str], lines: Optional[Path], spec: Dict[str, Any], pixels: Optional[Dict[str, float]],
+              max_sequence: int) -> Iterator[Instance]:  # fmt: skip
+    """The arguments' instances, then the file's, lazily (a file is read as they are used).
+    An instance read from a file may hold at most ``max_sequence`` steps' worth of values, checked
+    before it is read whole."""
     text = takes_text(spec)
     for argument in arguments:
         if text:
             yield argument, argument
         else:
-            yield from _numeric_argument(argument, spec, pixels)
+            yield from _numeric_argument(argument, spec, pixels, _most_values(spec, max_sequence))
     if lines is not None:
         yield from _lines(lines, text)
 
 
+def _most_values(spec: Dict[str, Any], max_sequence: int) -> int:
+    """The most numbers one instance of ``spec``'s input may hold (its fixed sizes x the longest
+    sequence when it has a time axis)."""
+    fixed = [d for d in spec["shape"][1:] if isinstance(d, int)]
+    timed = any(isinstance(d, str) for d in spec["shape"][1:])
+    return int(np.prod(fixed, dtype=np.int64)) * (max_sequence if timed else 1)
+
+
 def _lines(path: Path, text: bool) -> Iterator[Instance]:
+    if str(path) != "-" and not path.is_file():
+        raise ValueError(f"--lines {path}: {'not a regular file' if path.exists() else 'no such file'}")
     with (open(0, encoding="utf-8", closefd=False) if str(path) == "-" else path.open(encoding="utf-8")) as handle:
-        for number, line in enumerate(handle, 1):
+        number = 0
+        while True:
+            number += 1
+            try:
+                line = handle.readline(MAX_LINE_CHARACTERS + 1)
+            except UnicodeDecodeError:
+                raise ValueError(f"--lines {path}: line {number} is not UTF-8 text") from None
+            if not line:
+                return
+            if len(line) > MAX_LINE_CHARACTERS:
+                raise ValueError(f"--lines {path}: line {number} is over {MAX_LINE_CHARACTERS:,} characters; split it")
             line = line.rstrip("\r\n")
             if line.strip():
-                yield (line, line) if text else (f"{path}:{number}", _numbers(line, f"{path} line {number}"))
+                yield (line, line) if text else (f"{path}:{number}", _numbers(line, f"--lines {path}: line {number}"))
 
 
 def _numbers(text: str, what: str) -> List[float]:
     try:
         return [float(piece) for piece in text.replace(",", " ").split()]
     except ValueError:
-        raise ValueError(f"{what}: {text[:40]!r} is not a list of numbers (use commas or spaces between them)") from None
+        raise ValueError(f"{what} is not a list of numbers: {text[:40]!r} (use commas or spaces between them)") from None
 
 
-def _numeric_argument(argument: str, spec: Dict[str, Any], pixels: Optional[Dict[str, float]]) -> Iterator[Instance]:
+def _numeric_argument(argument: str, spec: Dict[str, Any], pixels: Optional[Dict[str, float]], most: int) -> Iterator[Instance]:
     path = Path(argument)
     suffix = path.suffix.lower()
     if suffix in (".npy", ".json") or suffix in IMAGE_SUFFIXES:
         if not path.is_file():
             raise ValueError(f"{argument}: no such file")
         if suffix == ".npy":
-            yield from _npy(path, len(spec["shape"]) - 1)
+            yield from _npy(path, len(spec["shape"]) - 1, most)
         elif suffix == ".json":
             yield from _json(path)
         else:
             yield argument, _image(path, spec, pixels)
         return
-    yield argument, _numbers(argument, f"{argument!r}")
+    yield argument, _numbers(argument, "the argument")
 
 
-def _npy(path: Path, instance_rank: int) -> Iterator[Instance]:
+def _npy(path: Path, instance_rank: int, most: int) -> Iterator[Instance]:
     """One instance, or one per row when the array has one more axis than an instance;
-    memory-mapped, so a large file is read a row at a time."""
+    memory-mapped, so a large file is read a row at a time, and an instance larger than ``most``
+    numbers is refused from the file's header, before it is read."""
     try:
         array = np.load(path, mmap_mode="r", allow_pickle=False)
     except (ValueError, OSError) as exc:
         raise ValueError(f"{path}: not a .npy array file ({str(exc).splitlines()[0][:80]})") from None
     if array.dtype.kind not in "iuf":
         raise ValueError(f"{path}: holds {array.dtype}, not numbers")
-    if array.ndim == instance_rank + 1:
+    rows = array.ndim == instance_rank + 1
+    values = int(np.prod(array.shape[1:] if rows else array.shape, dtype=np.int64))
+    if values > most:
+        raise ValueError(f"{path}: {'each row holds' if rows else 'holds'} {values:,} numbers of shape {list(array.shape)}; "
+                         f"an instance of this model holds at most {most:,}")  # fmt: skip
+    if rows:
         for index in range(array.shape[0]):
             yield f"{path}[{index}]", np.asarray(array[index], dtype=np.float64).tolist()
     else:
@@ -91,6 +122,8 @@ def _json(path: Path) -> Iterator[Instance]:
         raise ValueError(f"{path}: over {MAX_JSON_BYTES // 2**20} MiB; split it, or use a .npy file (read a row at a time)")
     try:
         value = json.loads(path.read_text(encoding="utf-8"))
+    except RecursionError:
+        raise ValueError(f"{path}: JSON nested too deep to read; instances nest a few levels") from None
     except (ValueError, UnicodeDecodeError) as exc:
         raise ValueError(f"{path}: not JSON ({str(exc).splitlines()[0][:80]})") from None
     if not isinstance(value, list) or not value:
@@ -111,10 +144,14 @@ def _image(path: Path, spec: Dict[str, Any], pixels: Optional[Dict[str, float]])
 
     channels, height, width = spec["shape"][1:]
     try:
-        with Image.open(path) as image:
-            if image.width * image.height > 64 * height * width:
-                raise ValueError(f"{path}: {image.width}x{image.height} pixels; the model takes {width}x{height}")
-            array = np.asarray(image.convert("L" if channels == 1 else "RGB"), dtype=np.float64)
+        with warnings.catch_warnings():  # PIL warns of a huge image before refusing a larger one
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as image:
+                if image.width * image.height > 64 * height * width:
+                    raise ValueError(f"{path}: {image.width}x{image.height} pixels; the model takes {width}x{height}")
+                array = np.asarray(image.convert("L" if channels == 1 else "RGB"), dtype=np.float64)
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise ValueError(f"{path}: far more pixels than the {width}x{height} the model takes") from None
     except (UnidentifiedImageError, OSError) as exc:
         raise ValueError(f"{path}: not an image PIL can read ({str(exc).splitlines()[0][:80]})") from None
     if array.shape[:2] != (height, width):

@@ -72,6 +72,25 @@ def test_bad_input_is_one_line_and_exit_2(bundles, arguments, message):
     assert message in result.output and len(result.output.strip().splitlines()) == 1, result.output
 
 
+def test_hostile_files_are_refused_before_they_are_read_whole(bundles, tmp_path):
+    """An endless line, a directory, an array far larger than an instance (refused from its
+    header), JSON nested 100,000 deep, a number past float32: one line each, exit 2."""
+    (tmp_path / "long.txt").write_text("a" * (2**20 + 1), encoding="utf-8")
+    np.lib.format.open_memmap(tmp_path / "big.npy", mode="w+", dtype=np.float32, shape=(100_000, 28, 28)).flush()
+    (tmp_path / "deep.json").write_text("[" * 100_000, encoding="utf-8")
+    cases = [
+        (["name-gru", "--lines", str(tmp_path / "long.txt")], "line 1 is over 1,048,576 characters"),
+        (["name-gru", "--lines", str(tmp_path)], "not a regular file"),
+        (["mnist-cnn", str(tmp_path / "big.npy")], "holds 78,400,000 numbers of shape [100000, 28, 28]; an instance of this model holds at most 784"),
+        (["mnist-cnn", str(tmp_path / "deep.json")], "JSON nested too deep to read"),
+        (["mnist-cnn", "--", ",".join(["1e39"] * 784)], "holds NaN or infinity, or a number too large for float32"),
+    ]
+    for arguments, message in cases:
+        result = runner.invoke(app, ["predict", str(bundles[arguments[0]]), "--allow-unverified", *arguments[1:]])
+        assert result.exit_code == 2 and message in result.output, result.output
+        assert len(result.output.strip().splitlines()) == 1, result.output
+
+
 def test_generate_refuses_a_model_without_a_generate_graph_and_unverified_bundles(bundles):
     result = runner.invoke(app, ["generate", str(bundles["name-gru"]), "--allow-unverified"])
     assert result.exit_code == 2 and "has no generate graph" in result.output

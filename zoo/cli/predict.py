@@ -2,14 +2,20 @@
 through the server's own input and output code (``serve.local``)."""
 
 import json
+import os
+import sys
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any, Dict, List, Optional
+from typing import Annotated, Any, Dict, Iterator, List, Optional
 
 import typer
 
-from zoo.cli.console import console, user_errors
+from serve.answers import SEED_MAX
+from serve.limits import Limits
+from zoo.cli.console import console, fail, user_errors
 
 TOP_MAX = 100  # as the server's top_k
+MAX_SEQUENCE = 65_536  # --max-sequence: 16 times the server's default; memory grows with it
 
 
 def _number(value: float) -> str:
@@ -36,44 +42,45 @@ def describe(task: str, result: Dict[str, Any]) -> str:
 def predict_command(
     bundle: Annotated[Path, typer.Argument(metavar="BUNDLE", help="A bundle written by `zoo export` (a folder holding manifest.json).")],
     inputs: Annotated[Optional[List[str]], typer.Argument(metavar="INPUT", show_default=False,
-                      help="Text models: texts. Others: numbers ('0.1,0.5'), a .npy, a .json list of instances, or an image file.")] = None,
+                      help="Text models: texts. Others: numbers ('0.1,0.5'; after -- when the first is negative), a .npy, a .json list of instances, or an image file.")] = None,
     lines: Annotated[Optional[Path], typer.Option("--lines", metavar="FILE", help="Also one instance per line of FILE (- reads stdin).")] = None,
     runtime: Annotated[str, typer.Option(help="onnxruntime (model.onnx) or torchscript (model.pt).")] = "onnxruntime",
     top_k: Annotated[int, typer.Option(min=1, max=TOP_MAX, help="Labels or next tokens listed per result.")] = 3,
     max_len: Annotated[Optional[int], typer.Option(min=1, help="seq2seq: longest decoded output (default: 2 x source + 2).")] = None,
-    max_sequence: Annotated[int, typer.Option(min=1, help="Longest instance, in steps.")] = 4096,
+    max_sequence: Annotated[int, typer.Option(min=1, max=MAX_SEQUENCE, help="Longest instance, in steps (what a run holds in memory grows with it).")] = Limits().max_sequence,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line: the server's result plus the input.")] = False,
     allow_unverified: Annotated[bool, typer.Option("--allow-unverified", help="Run a bundle whose manifest records no passed `zoo verify`.")] = False,
 ) -> None:  # fmt: skip
-    """Run a bundle on your inputs here, without a server: labels with probabilities, the next
-    token, forecasts or decoded text — the answers `zoo serve` gives to /predict."""
+    """Run a bundle on your inputs here, without a server.
+
+    Answers what `zoo serve` answers to /predict: labels with probabilities, the next token,
+    forecasts or decoded text."""
     from serve.instances import instances, takes_text
     from serve.local import LocalModel
 
     with user_errors():
         if not inputs and lines is None:
             raise ValueError("give at least one INPUT, or --lines FILE; see `zoo predict --help`")
-        if lines is not None and str(lines) != "-" and not lines.is_file():
-            raise ValueError(f"--lines {lines}: no such file")
         model = LocalModel(bundle, runtime, allow_unverified, max_sequence)
         pixels = (model.model.manifest.get("data") or {}).get("pixels")
         text = takes_text(model.data_input())
-        given = instances(inputs or [], lines, model.data_input(), pixels)
-        for source, result in model.predict(given, top_k, max_len):
-            shown = json.dumps(source[:60], ensure_ascii=False) if text else source  # a text's spaces stay visible
-            if as_json:
-                print(json.dumps({"input": source, **result}, ensure_ascii=False), flush=True)
-            else:
-                console.print(f"{shown}  ->  {describe(model.task, result)}", markup=False, highlight=False, soft_wrap=True)
+        given = instances(inputs or [], lines, model.data_input(), pixels, max_sequence)
+        with _output():
+            for source, result in model.predict(given, top_k, max_len):
+                shown = json.dumps(source[:60], ensure_ascii=False) if text else source  # a text's spaces stay visible
+                if as_json:
+                    print(json.dumps({"input": source, **result}, ensure_ascii=False), flush=True)
+                else:
+                    console.print(f"{shown}  ->  {describe(model.task, result)}", markup=False, highlight=False, soft_wrap=True)
 
 
 def generate_command(
     bundle: Annotated[Path, typer.Argument(metavar="BUNDLE", help="A bundle of a character language model (char-rnn, char-lstm, char-gru).")],
     prefix: Annotated[str, typer.Option(help="Text the sample continues; its characters must be in the vocabulary.")] = "\n",
-    steps: Annotated[int, typer.Option(min=1, help="Characters to generate.")] = 200,
-    temperature: Annotated[float, typer.Option(min=0, help="0 = greedy; otherwise in [0.001, 1000], lower is more conservative.")] = 0.8,
-    top_k: Annotated[int, typer.Option(min=0, help="Sample from the k most likely characters (0 = all).")] = 0,
-    seed: Annotated[int, typer.Option(min=0, help="Seed of the sampler: the same seed gives the same text as in PyTorch and the server.")] = 0,
+    steps: Annotated[int, typer.Option(min=1, max=Limits().max_sequence, help="Characters to generate.")] = 200,
+    temperature: Annotated[float, typer.Option(min=0, max=1000, help="0 = greedy; otherwise in [0.001, 1000], lower is more conservative.")] = 0.8,
+    top_k: Annotated[int, typer.Option(min=0, help="Sample from the k most likely characters (0 = all; at most the vocabulary).")] = 0,
+    seed: Annotated[int, typer.Option(min=0, max=SEED_MAX, help="Seed of the sampler: the same seed gives the same text as in PyTorch and the server.")] = 0,
     runtime: Annotated[str, typer.Option(help="onnxruntime (generate.onnx) or torchscript (model.pt).")] = "onnxruntime",
     as_json: Annotated[bool, typer.Option("--json", help="Print the server's reply (prefix, text, token ids) as JSON.")] = False,
     allow_unverified: Annotated[bool, typer.Option("--allow-unverified", help="Run a bundle whose manifest records no passed `zoo verify`.")] = False,
@@ -84,7 +91,22 @@ def generate_command(
     with user_errors():
         model = LocalModel(bundle, runtime, allow_unverified)
         reply = model.generate(prefix, steps, temperature, top_k, seed)
-    if as_json:
-        print(json.dumps(reply, ensure_ascii=False))
-    else:
-        console.print(reply["text"], markup=False, highlight=False, soft_wrap=True)
+    with _output():
+        if as_json:
+            print(json.dumps(reply, ensure_ascii=False), flush=True)
+        else:
+            console.print(reply["text"], markup=False, highlight=False, soft_wrap=True)
+
+
+@contextmanager
+def _output() -> Iterator[None]:
+    """Writing the results: a reader that went away (`| head -1`) ends the command quietly; a
+    full disk or another write error is one line, exit 1."""
+    try:
+        yield
+        sys.stdout.flush()
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
+        raise typer.Exit(1) from None
+    except OSError as exc:
+        fail(f"writing the results: {exc.strerror or exc}", code=1)

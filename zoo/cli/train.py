@@ -119,8 +119,9 @@ def evaluate_command(
     runtime: Annotated[Optional[str], typer.Option(help="A bundle: onnxruntime (model.onnx, the default) or torchscript (model.pt).")] = None,
     graph: Annotated[Optional[str], typer.Option(help="A bundle in onnxruntime: model (model.onnx, the default) or int8 (model.int8.onnx, from `zoo export --quantize int8`).")] = None,
 ) -> None:  # fmt: skip
-    """Print the metrics of a run's best weights, or of an exported bundle run in onnxruntime or
-    TorchScript, on one split of the run's data (the same table for both, to compare them)."""
+    """Print the metrics of a run's best weights, or of its bundle, on one split of its data.
+
+    A bundle runs in onnxruntime or TorchScript; the table is the same for both, to compare them."""
     from export.evaluate import evaluate_bundle, is_bundle  # onnx and onnxruntime load only here
 
     with user_errors():
