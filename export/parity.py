@@ -147,15 +147,17 @@ def _value_errors(
             same = (have == want) | (np.isnan(have) & np.isnan(want))
             difference = np.where(same, 0.0, np.nan_to_num(difference, nan=np.inf, posinf=np.inf))
         relative = difference / np.maximum(scale, 1e-12)
-        used = _share(difference, allowed)
     bad = ~(difference <= allowed)
     non_finite = 0 if all_finite else int((bad & expected_finite & ~np.isfinite(have)).sum())
+    if tolerance.rms_rel is not None and not non_finite:  # the criterion here: the RMS ratio
+        ratio = rms_ratio(have, want) if all_finite else float("inf")
+        used = _share(np.float64(ratio), np.float64(tolerance.rms_rel))
+    else:
+        used = _share(difference, allowed)
     if non_finite:
         problem = f"{non_finite} non-finite values where finite ones are expected"
     elif tolerance.rms_rel is not None:
-        ratio = rms_ratio(have, want) if all_finite else float("inf")
         problem = f"RMS error {ratio:.3g} of the expected RMS, above {tolerance.rms_rel:g}" if not ratio <= tolerance.rms_rel else ""
-        used = _share(np.float64(ratio), np.float64(tolerance.rms_rel))  # the criterion here
     elif bad.any():
         problem = f"{int(bad.sum())} of {bad.size} values outside atol {tolerance.atol:g} + rtol {tolerance.rtol:g}"
     else:

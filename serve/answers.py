@@ -9,11 +9,9 @@ import numpy as np
 
 from serve.body import INT64_MAX, RequestError, integer, number, text
 from serve.inputs import RawRows, Row, Tokenizer, check_cost, pad_rows, raw_rows
-from serve.limits import Limits
+from serve.limits import SEED_MAX, Limits
 from serve.model import ServedModel
 from serve.outputs import decoded_result, task_result
-
-SEED_MAX = 2**31 - 2  # the sampler's Park-Miller state space
 
 
 def forward_rows(model: ServedModel, body: Dict[str, Any], tokenizer: Tokenizer, limits: Limits) -> RawRows:

@@ -128,6 +128,11 @@ def _float_array(value: Any, shape: Tuple[int, ...], what: str) -> np.ndarray:
     return array
 
 
+def takes_text(spec: Mapping[str, Any]) -> bool:
+    """An input of token ids, ``(batch, time)`` int64: its raw instances are texts."""
+    return spec["dtype"] == "int64" and len(spec["shape"]) == 2
+
+
 @dataclass
 class RawRows:
     rows: List[Row]
@@ -151,7 +156,7 @@ def raw_rows(body: Dict[str, Any], graph: Dict[str, Any], tokenizer: Tokenizer, 
     total = 0
     for number, instance in enumerate(_instances(body, limits)):
         what = f"instance {number}"
-        if spec["dtype"] == "int64" and len(shape) == 2:
+        if takes_text(spec):
             if not isinstance(instance, str):
                 raise RequestError(422, f"{what} must be a string of text, got {shown(instance)}")
             if tokenizer.characters:

@@ -18,15 +18,13 @@ from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 
 import numpy as np
 
+from serve.inputs import takes_text
+
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".pgm", ".tif", ".tiff", ".webp")
 MAX_JSON_BYTES = 64 * 1024 * 1024  # a .json of instances is read whole; .npy and lines stream
 MAX_LINE_CHARACTERS = 1024 * 1024  # one line of --lines: an endless one (stdin from /dev/zero) stops here
 
 Instance = Tuple[str, Any]  # (where it came from, the instance as /predict takes it)
-
-
-def takes_text(spec: Dict[str, Any]) -> bool:
-    return spec["dtype"] == "int64" and len(spec["shape"]) == 2
 
 
 def instances(arguments: Sequence[str], lines: Optional[Path], spec: Dict[str, Any], pixels: Optional[Dict[str, float]],

@@ -5,6 +5,8 @@ bounds starts; `zoo serve --help` and the README list them with these defaults."
 from dataclasses import dataclass, fields
 from typing import Dict
 
+SEED_MAX = 2**31 - 2  # the largest generate seed: the sampler's Park-Miller state space (zoo/nn/sampling.py)
+
 
 @dataclass(frozen=True)
 class Limits:

@@ -9,6 +9,8 @@ server refuses whatever they refuse.
 
 from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence
 
+from serve.limits import SEED_MAX
+
 ERROR = {
     "type": "object",
     "required": ["error"],
@@ -72,7 +74,7 @@ GENERATE = {
         "steps": {"type": "integer", "minimum": 1, "description": "tokens to generate (default 100)"},
         "temperature": {"type": "number", "minimum": 0, "maximum": 1000, "description": "0 = greedy; else in [0.001, 1000] (default 1)"},
         "top_k": {"type": "integer", "minimum": 0, "description": "sample among the k likeliest tokens; 0 = all"},
-        "seed": {"type": "integer", "minimum": 0, "maximum": 2147483646},
+        "seed": {"type": "integer", "minimum": 0, "maximum": SEED_MAX},
     },
 }
 

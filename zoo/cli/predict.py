@@ -10,8 +10,7 @@ from typing import Annotated, Any, Dict, Iterator, List, Optional
 
 import typer
 
-from serve.answers import SEED_MAX
-from serve.limits import Limits
+from serve.limits import SEED_MAX, Limits
 from zoo.cli.console import console, fail, user_errors
 
 TOP_MAX = 100  # as the server's top_k
@@ -55,7 +54,8 @@ def predict_command(
 
     Answers what `zoo serve` answers to /predict: labels with probabilities, the next token,
     forecasts or decoded text."""
-    from serve.instances import instances, takes_text
+    from serve.inputs import takes_text
+    from serve.instances import instances
     from serve.local import LocalModel
 
     with user_errors():

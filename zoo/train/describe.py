@@ -4,20 +4,20 @@ the run's first lines).
 
 A model's defaults are its tutorial's sizes; its recipe (``recipes.py``) may train another
 config, and the data set fixes some sizes (vocabulary, classes). A user who saw only the
-defaults could not tell why a run had four times the parameters (issue: "the recipe is
-invisible"), so every command that shows a model or a run says which is which.
+defaults could not tell why a run had four times the parameters, so every command that shows a
+model or a run says which is which.
 """
 
 from dataclasses import dataclass, fields
 from typing import Any, Dict, List, Optional, Tuple
 
 from zoo.data import DataSet
-from zoo.registry import Config, ModelSpec
+from zoo.registry import Config, ModelSpec, parameter_count
 from zoo.train.recipes import OPTION_FIELDS, Recipe, option_name, recipe_for
 from zoo.train.request import TrainRequest, shown as request_shown
 from zoo.train.rundir import model_config
 from zoo.train.setup import Run, resolve_data
-from zoo.train.tasks import SELECTION, selection_rule
+from zoo.train.tasks import selection_rule
 
 # Where a setting's value came from, as the tables and the run's first lines name it.
 SOURCES = {
@@ -73,14 +73,15 @@ def trained_config_sources(spec: ModelSpec, trained: Config) -> Dict[str, str]:
     }
 
 
+def _recipe_or_default(model: str, option: str) -> str:
+    """"recipe" where the model's recipe sets its own value of ``option``, else "default"."""
+    return "recipe" if getattr(recipe_for(model), option) != getattr(Recipe(), option) else "default"
+
+
 def recipe_settings(spec: ModelSpec) -> List[Setting]:
-    """The recipe's training options: "recipe" where it sets its own value, else "default"."""
-    recipe, default = recipe_for(spec.name), Recipe()
-    return [
-        Setting(option_name(name), shown(getattr(recipe, name)),
-                "recipe" if getattr(recipe, name) != getattr(default, name) else "default")
-        for name in OPTION_FIELDS
-    ]  # fmt: skip
+    """The recipe's training options and whether the recipe or the default sets each."""
+    recipe = recipe_for(spec.name)
+    return [Setting(option_name(name), shown(getattr(recipe, name)), _recipe_or_default(spec.name, name)) for name in OPTION_FIELDS]
 
 
 def best_epoch_rule(spec: ModelSpec) -> Optional[str]:
@@ -101,9 +102,7 @@ def _option_source(name: str, given: TrainRequest, run: Run) -> str:
         return "option"
     if given.resume and _is_set(getattr(run.request, name)):
         return "run"
-    if name in OPTION_FIELDS and getattr(recipe_for(run.spec.name), name) != getattr(Recipe(), name):
-        return "recipe"
-    return "default"
+    return _recipe_or_default(run.spec.name, name) if name in OPTION_FIELDS else "default"
 
 
 def training_settings(given: TrainRequest, run: Run) -> List[Setting]:
@@ -172,7 +171,7 @@ def resume_note(run: Run) -> Optional[str]:
         return None
     done, epochs = position["epoch"], run.recipe.epochs
     best = position.get("best_epoch")
-    metric = SELECTION.get(run.spec.task, ("loss", False))[0]
+    metric = run.task.primary_metric
     score = (position.get("best") or {}).get(metric)
     best_text = "none yet" if best is None else f"epoch {best}" + (f", {metric} {score:.4f}" if isinstance(score, float) else "")
     if done >= epochs:
@@ -185,7 +184,7 @@ def announcement(given: TrainRequest, run: Run) -> List[str]:
     """The run's first lines (and --dry-run's): what trains on what, how big, for how long,
     which epoch it keeps, the config it changes, and where a resumed run continues."""
     sizes = ", ".join(f"{k} {v:,}" for k, v in run.data.sizes().items())
-    parameters = sum(p.numel() for p in run.model.parameters())
+    parameters = parameter_count(run.model)
     lines = [f"{run.spec.name} on {run.data.name} ({sizes}); {parameters:,} parameters; "
              f"{run.recipe.epochs} epochs x {run.steps} steps of {run.batch_size}; {run.device}, "
              f"{run.shard.world} process(es)"]  # fmt: skip
