@@ -54,6 +54,9 @@ def onnxruntime_runner(model_bytes: bytes, graph: Graph, device: str) -> Runner:
             f"onnxruntime {ort.__version__} has no {provider} (available: {', '.join(ort.get_available_providers())}); "
             "install onnxruntime-gpu for --device cuda"
         )
+    if device == "cuda" and hasattr(ort, "preload_dlls"):
+        # onnxruntime-gpu finds CUDA, cuBLAS, cuFFT and cuDNN in the nvidia-* wheels torch brought.
+        ort.preload_dlls()
     options = ort.SessionOptions()
     options.log_severity_level = 3  # the CUDA provider warns about Loop nodes it leaves to the CPU
     # TF32 off on CUDA, as for torch: the comparison is against true float32 arithmetic.

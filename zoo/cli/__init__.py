@@ -10,7 +10,9 @@ import zoo
 from zoo.cli import export, models, predict, serve, train
 from zoo.cli.console import Group, console
 
-_typer_display_type = TyperOption.display_type
+# typer 0.29 added display_type; an older typer (the GPU machine's image has one) prints
+# types its own way and is left as it is.
+_typer_display_type = getattr(TyperOption, "display_type", None)
 
 
 def _display_type(self: TyperArgument | TyperOption, ctx: typer.Context) -> Optional[str]:
@@ -22,7 +24,8 @@ def _display_type(self: TyperArgument | TyperOption, ctx: typer.Context) -> Opti
     return re.sub(r"<list\[(\w+)\]>", lambda m: f"<{m.group(1).lower()}>", _typer_display_type(self, ctx))
 
 
-TyperOption.display_type = TyperArgument.display_type = _display_type  # type: ignore[method-assign, assignment]
+if _typer_display_type is not None:
+    TyperOption.display_type = TyperArgument.display_type = _display_type  # type: ignore[method-assign, assignment]
 
 app = typer.Typer(
     name="zoo",
