@@ -23,10 +23,9 @@ from typing import Dict, List, Optional
 from accuracy import TARGETS, run as train_recipe  # type: ignore[import-not-found]  # a sibling script
 
 from export.bundle import export_bundle
-from export.evaluate import evaluate_bundle
 from export.parity import verify_bundle
 from export.source import from_run
-from zoo.train.evaluate import evaluate_run
+from zoo.train.evaluate import evaluate_bundle, evaluate_run
 
 # The metric each model is judged on, and the split it is measured on (char-lstm's target is
 # its validation loss, see accuracy.py).

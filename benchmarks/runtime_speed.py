@@ -28,13 +28,13 @@ import onnxruntime as ort
 import torch
 from torch import nn
 
-from export.cases import has_time, unflatten
+from export.cases import has_time
 from export.graphs import Args, Graph, call, graphs_of
 from export.onnx_export import export_graph
 from export.quantize import quantize_int8
 from recurrent_speed import matmul_gflops, median_ms
 from zoo.registry import ModelSpec, Signature, get_spec, list_models
-from zoo.scriptcheck import flatten
+from zoo.store import flatten, unflatten
 
 SHAPES = [(1, 28), (1, 100), (32, 28), (256, 100)]  # (batch, steps)
 GENERATE_SHAPES = [(1, 28), (32, 28)]  # (batch, prompt or source steps)

@@ -31,7 +31,7 @@ from export.bundle import export_bundle
 from export.source import from_data
 from serve.limits import Limits
 from serve_load import WARM_UP, _names, _rss_mib, load, start
-from zoo.train.recipes import recipe_for
+from zoo.registry import get_spec
 
 MODELS = ("name-gru", "char-lstm")
 WORKERS = 2
@@ -61,7 +61,7 @@ class Peak:
 
 
 def _bundles(root: Path) -> List[Path]:
-    return [export_bundle(from_data(name, **recipe_for(name).config), root / name, format="onnx", verify=False).bundle
+    return [export_bundle(from_data(name, **get_spec(name).recipe.config), root / name, format="onnx", verify=False).bundle
             for name in MODELS]  # fmt: skip
 
 

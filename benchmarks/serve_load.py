@@ -27,14 +27,14 @@ import httpx
 from export.bundle import export_bundle
 from export.source import from_data
 from zoo.data import load_dataset
-from zoo.train.recipes import recipe_for
+from zoo.registry import get_spec
 
 CLIENTS = (1, 8, 32)
 WARM_UP = 2000  # requests from 32 clients before measuring (the first thousand run up to ~100 ms slower)
 
 
 def _bundle(root: Path) -> Path:
-    source = from_data("name-gru", **recipe_for("name-gru").config)
+    source = from_data("name-gru", **get_spec("name-gru").recipe.config)
     return export_bundle(source, root / "bundle", format="onnx", verify=False).bundle
 
 

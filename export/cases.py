@@ -5,23 +5,25 @@
   length 1 and one of the full length; inputs past each row's length are zero.
 - Chunked (stateful models): a 17-step batch of 7 run as chunks of 5, 5 and 7 with each chunk's
   state fed into the next must equal the whole run.
-- Extra graphs: ``generate`` greedy and sampled from short and long prompts; ``decode`` over
-  batch x source length.
+- Extra graphs: the cases their declaration lists (``ExtraGraph.cases``: ``generate`` greedy
+  and sampled from short and long prompts), else the example over batch x time 1, 2, 17
+  (``decode``).
 """
 
 from dataclasses import dataclass
-from typing import List, Optional, Sequence, Tuple
+from typing import List, Optional, Tuple
 
 import torch
 from torch import Tensor
 
-from export.graphs import Args, Graph
+from export.graphs import Graph
 from zoo.registry import Signature
-from zoo.scriptcheck import flatten
+from zoo.store import flatten
 
 BATCHES = (1, 2, 7, 64)
 TIMES = (1, 2, 17, 256)
 CHUNKS = (5, 5, 7)
+EXTRA_TIMES = (1, 2, 17)  # an extra graph's loop runs per generated step: shorter inputs suffice
 
 
 @dataclass
@@ -30,18 +32,6 @@ class Case:
     graph: str
     inputs: List[Tensor]  # flat, in the graph's input order (float32 / int64)
     chunks: Optional[Tuple[int, ...]] = None  # run in chunks of these many steps, state fed back
-
-
-def unflatten(template: Sequence[object], flat: List[Tensor]) -> Args:
-    """Rebuilds ``template``'s nesting (tuples of tensors) from a flat list of tensors."""
-    items = iter(flat)
-
-    def build(value: object) -> object:
-        if isinstance(value, Tensor):
-            return next(items)
-        return tuple(build(v) for v in value)  # type: ignore[union-attr]
-
-    return tuple(build(v) for v in template)
 
 
 def has_time(graph: Graph) -> bool:
@@ -82,28 +72,20 @@ def forward_cases(graph: Graph, signature: Signature, stateful: bool, seed: int 
     return cases
 
 
-def generate_cases(graph: Graph) -> List[Case]:
-    cases = []
-    for batch, time in ((1, 1), (2, 17), (7, 5)):
-        (prefix, *_) = flatten(graph.example(batch, time, torch.Generator().manual_seed(batch * 31 + time)))
-        for label, temperature, top_k in (("greedy", 0.0, 0), ("t0.8-top5", 0.8, 5), ("t1.0", 1.0, 0)):
-            scalars = [torch.tensor(time + 8), torch.tensor(temperature), torch.tensor(top_k), torch.tensor(batch + time)]
-            cases.append(Case(f"b{batch}-t{time}-{label}", graph.name, [prefix] + scalars))
-    return cases
-
-
-def decode_cases(graph: Graph) -> List[Case]:
+def extra_cases(graph: Graph) -> List[Case]:
+    """An extra graph's declared cases, else its example over batch x time 1, 2, 17."""
+    declared = graph.declared_cases()
+    if declared is not None:
+        return [Case(name, graph.name, flatten(args)) for name, args in declared]
     cases = []
     for batch in BATCHES:
-        for time in (1, 2, 17):
+        for time in EXTRA_TIMES:
             flat = flatten(graph.example(batch, time, torch.Generator().manual_seed(batch * 31 + time)))
             cases.append(Case(f"b{batch}-t{time}", graph.name, flat))
     return cases
 
 
 def cases_for(graph: Graph, signature: Signature, stateful: bool) -> List[Case]:
-    if graph.name == "generate":
-        return generate_cases(graph)
-    if graph.name == "decode":
-        return decode_cases(graph)
-    return forward_cases(graph, signature, stateful)
+    if graph.declaration is None:
+        return forward_cases(graph, signature, stateful)
+    return extra_cases(graph)

@@ -1,42 +1,48 @@
-"""`zoo evaluate BUNDLE`: an exported bundle measured on one split of the data its run trained on.
+"""A bundle as `zoo evaluate BUNDLE` measures it (``zoo.train.evaluate.evaluate_bundle``): what
+its manifest says of the run it came from, and its own file as the model a task calls.
 
 The bundle's own file runs (``model.onnx`` or ``model.int8.onnx`` in onnxruntime on the CPU,
-or ``model.pt`` in TorchScript), and ``zoo.train.evaluate.score`` measures it as
-`zoo evaluate RUN` measures the run's weights: the same examples, batches and metrics, so the
-two tables compare line by line (and show what int8 quantization costs). The data set is
-rebuilt from the manifest (``data``, and ``training``'s seed, which split it) and must have
-the vocabulary, tokenizer and labels the bundle was exported with.
+or ``model.pt`` in TorchScript), so it is measured as `zoo evaluate RUN` measures the run's
+weights: the same examples, batches and metrics, and the two tables compare line by line (and
+show what int8 quantization costs). The data set is rebuilt from the manifest (``data``, and
+``training``'s seed, which split it) and must have the vocabulary, tokenizer and labels the
+bundle was exported with (``check_same_data``).
 """
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Dict, TypeVar
+from typing import Any, Callable, Dict, Optional, TypeVar
 
 import torch
 from torch import nn
 
-from export.files import MANIFEST, check_files, inside, read_manifest
 from export.quantize import INT8_FILE
 from export.runtimes import load_torchscript
 from export.session_model import SessionModel, open_session
 from zoo.data import DataSet
-from zoo.registry import get_spec
-from zoo.train.evaluate import check_split, run_data, score
-from zoo.train.rundir import config_from_dict
+from zoo.registry import Config, ModelSpec, get_spec
+from zoo.store import MODEL_PT, check_files, config_from_dict, graph_pairs, inside, read_manifest
 
 RUNTIMES = ("onnxruntime", "torchscript")
 GRAPHS = ("model", "int8")  # model.onnx, or model.int8.onnx from `zoo export --quantize int8`
 T = TypeVar("T")
 
 
-def is_bundle(path: Path) -> bool:
-    return (path / MANIFEST).is_file()
+@dataclass(frozen=True)
+class Scorable:
+    """What scoring a bundle needs of its manifest: the model, and how its run read its data."""
+
+    manifest: Dict[str, Any]
+    spec: ModelSpec
+    config: Config
+    seed: int  # the training seed that split the run's data set
+    bptt: Optional[int]  # the window a language model read the data in
 
 
-def evaluate_bundle(bundle: Path, split: str = "test", runtime: str = "onnxruntime", graph: str = "model") -> Dict[str, Any]:
-    """The metrics of ``bundle``'s ``graph`` in ``runtime`` on ``split``, as ``evaluate_run``
-    gives them for its run. ValueError (one line) for anything the bundle or the options lack."""
-    check_split(split)
+def scorable(bundle: Path, runtime: str, graph: str) -> Scorable:
+    """The bundle, checked (its files, and the options against it), as ``Scorable``.
+    ValueError (one line) for anything the bundle or the options lack."""
     if runtime not in RUNTIMES:
         raise ValueError(f"--runtime must be {' or '.join(RUNTIMES)}, got {runtime!r}")
     if graph not in GRAPHS:
@@ -55,11 +61,7 @@ def evaluate_bundle(bundle: Path, split: str = "test", runtime: str = "onnxrunti
     if training.get("seed") is None:
         raise ValueError(f"{bundle} does not record the seed that split its run's data (an older export); export {source.get('path')} again")
     spec = get_spec(name)
-    config = config_from_dict(spec, manifest["model"]["config"])
-    data = run_data(spec, manifest["data"], training["seed"])
-    _check_same_data(bundle, manifest, data)
-    model = _load(bundle, manifest, runtime, graph)
-    return score(spec, config, data, model, split, torch.device("cpu"), training.get("bptt"))
+    return Scorable(manifest, spec, config_from_dict(spec, manifest["model"]["config"]), training["seed"], training.get("bptt"))
 
 
 def _plain(value: Any) -> Any:
@@ -67,7 +69,7 @@ def _plain(value: Any) -> Any:
     return json.loads(json.dumps(value))
 
 
-def _check_same_data(bundle: Path, manifest: Dict[str, Any], data: DataSet) -> None:
+def check_same_data(bundle: Path, manifest: Dict[str, Any], data: DataSet) -> None:
     """The data's token ids mean what the bundle's vocabulary says, and its classes are the
     bundle's labels: otherwise the scores would measure the wrong question."""
     ours = {"vocabulary": data.vocab.to_dict() if data.vocab else None, "tokenizer": data.tokenizer, "labels": data.labels}
@@ -88,12 +90,12 @@ def _size(value: Any) -> str:
     return json.dumps(value)[:60]
 
 
-def _load(bundle: Path, manifest: Dict[str, Any], runtime: str, graph: str) -> nn.Module:
+def bundle_module(bundle: Path, manifest: Dict[str, Any], runtime: str, graph: str) -> nn.Module:
     """The model as the task calls it: ``model.pt`` as is, or the ONNX file(s) in onnxruntime."""
     if runtime == "torchscript":
-        if "model.pt" not in manifest["files"]:
+        if MODEL_PT not in manifest["files"]:
             raise ValueError(f"{bundle} has no model.pt for --runtime torchscript; export it with --format torchscript or all")
-        return _opened(bundle, bundle / "model.pt", lambda path: load_torchscript(path, "cpu"))
+        return _opened(bundle, bundle / MODEL_PT, lambda path: load_torchscript(path, "cpu"))
     graphs = manifest["graphs"]
     forward = graphs["forward"]
     if graph == "int8":
@@ -108,7 +110,7 @@ def _load(bundle: Path, manifest: Dict[str, Any], runtime: str, graph: str) -> n
         files = {name: bundle / graphs[name]["onnx"] for name in SessionModel.METHODS if (graphs.get(name) or {}).get("onnx")}
     threads = torch.get_num_threads()  # the budget eager torch uses here (OMP_NUM_THREADS, the cores allowed)
     sessions = {name: _opened(bundle, path, lambda p: open_session(p, threads)) for name, path in files.items()}
-    return SessionModel(sessions, graphs, manifest["state_pairs"])
+    return SessionModel(sessions, graphs, {name: graph_pairs(manifest, name) for name in sessions})
 
 
 def _opened(bundle: Path, path: Path, opener: Callable[[Path], T]) -> T:

@@ -1,95 +1,54 @@
-"""The graphs a bundle holds: ``forward`` for every model, plus ``generate`` (character language
-models) and ``decode`` (seq2seq) as graphs of their own, each with its inputs and outputs.
+"""The graphs a bundle holds: ``forward`` for every model, plus each extra graph its spec
+declares (``ModelSpec.graphs``, ``zoo.registry.ExtraGraph``: a language model's ``generate``,
+seq2seq's ``decode``), each with its inputs and outputs for one config.
 
-The extra graphs wrap the scripted method in a scripted module whose arguments are all tensors
-(the ONNX exporter needs tensors, not Python ints or floats), so the method's loop becomes an
-ONNX ``Loop`` whose trip count is an input.
+Nothing here knows a model or an extra graph by name: ``forward`` is the one special graph
+(the model called as is); an extra graph is called, wrapped for the ONNX exporter and given
+its verification cases by its declaration.
 """
 
-from dataclasses import dataclass
-from typing import Callable, Dict, List, Tuple
+from dataclasses import asdict, dataclass
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 import torch
 from torch import Tensor, nn
 
-from zoo.registry import Config, ModelSpec, TensorSpec, dynamic_axes
+from export.manifest import tensor_entry
+from zoo.registry import Config, ExtraGraph, ModelSpec, TensorSpec, dynamic_axes
 
 Args = Tuple[object, ...]
+FORWARD = "forward"
 
 
 @dataclass(frozen=True)
 class Graph:
-    name: str  # "forward", "generate", "decode"
+    name: str  # FORWARD, or the extra graph's name
     inputs: Tuple[TensorSpec, ...]
     outputs: Tuple[TensorSpec, ...]
     # (batch, time, generator) -> positional arguments for ``call``
     example: Callable[[int, int, torch.Generator], Args]
+    declaration: Optional[ExtraGraph] = None  # None for forward
+    config: Config = None
 
     @property
     def onnx_file(self) -> str:
-        return "model.onnx" if self.name == "forward" else f"{self.name}.onnx"
+        return "model.onnx" if self.declaration is None else f"{self.name}.onnx"
 
     def dynamic_axes(self) -> Dict[str, Dict[int, str]]:
         return dynamic_axes(self.inputs + self.outputs)
 
-
-class GenerateGraph(nn.Module):
-    """``model.generate`` with tensor arguments: prefix (B, T), steps, temperature, top_k, seed."""
-
-    def __init__(self, model: nn.Module) -> None:
-        super().__init__()
-        self.model = model
-
-    def forward(self, prefix: Tensor, steps: Tensor, temperature: Tensor, top_k: Tensor, seed: Tensor) -> Tensor:
-        return self.model.generate(prefix, int(steps), float(temperature), int(top_k), int(seed))
+    def declared_cases(self) -> Optional[Sequence[Tuple[str, Args]]]:
+        """The verification cases the extra graph declares, or None (forward, or none declared)."""
+        if self.declaration is None or self.declaration.cases is None:
+            return None
+        return self.declaration.cases(self.config)
 
 
-class DecodeGraph(nn.Module):
-    """``model.decode`` with tensor arguments: src (B, S), src_lengths (B,), max_len."""
-
-    def __init__(self, model: nn.Module) -> None:
-        super().__init__()
-        self.model = model
-
-    def forward(self, src: Tensor, src_lengths: Tensor, max_len: Tensor) -> Tensor:
-        return self.model.decode(src, src_lengths, int(max_len))
-
-
-def _scalar(name: str, dtype: str, doc: str) -> TensorSpec:
-    return TensorSpec(name, dtype, (), doc)
-
-
-def _generate_graph(spec: ModelSpec, config: Config) -> Graph:
-    tokens = spec.signature(config).inputs[0]
-    inputs = (
-        TensorSpec("prefix", "int64", ("batch", "time"), "prompt token ids (at least one step)", tokens.vocab),
-        _scalar("steps", "int64", "tokens to generate after the prefix"),
-        _scalar("temperature", "float32", "softmax temperature; <= 0 is greedy"),
-        _scalar("top_k", "int64", "sample among the k likeliest tokens; 0 = all"),
-        _scalar("seed", "int64", "seed of the sampler (same seed, same tokens)"),
-    )
-    outputs = (TensorSpec("tokens", "int64", ("batch", "steps"), "generated token ids"),)
-
+def extra_graph(declaration: ExtraGraph, config: Config) -> Graph:
     def example(batch: int, time: int, generator: torch.Generator) -> Args:
-        (prefix, *_) = spec.example_inputs(config, batch, time, generator)
-        return (prefix, torch.tensor(time + 3), torch.tensor(0.8), torch.tensor(5), torch.tensor(batch + time))
+        return declaration.example(config, batch, time, generator)
 
-    return Graph("generate", inputs, outputs, example)
-
-
-def _decode_graph(spec: ModelSpec, config: Config) -> Graph:
-    src, src_lengths, tgt_in = spec.signature(config).inputs
-    inputs = (src, src_lengths, _scalar("max_len", "int64", "most target tokens to produce"))
-    outputs = (TensorSpec("tokens", "int64", ("batch", "max_len"), "greedy target ids, padding after <eos>", tgt_in.vocab),)
-
-    def example(batch: int, time: int, generator: torch.Generator) -> Args:
-        src_ids, lengths, _ = spec.example_inputs(config, batch, time, generator)
-        return (src_ids, lengths, torch.tensor(time + 2))
-
-    return Graph("decode", inputs, outputs, example)
-
-
-_EXTRA = {"generate": (_generate_graph, GenerateGraph), "decode": (_decode_graph, DecodeGraph)}
+    return Graph(declaration.name, declaration.inputs(config), declaration.outputs(config), example, declaration, config)
 
 
 def graphs_of(spec: ModelSpec, config: Config) -> List[Graph]:
@@ -99,9 +58,9 @@ def graphs_of(spec: ModelSpec, config: Config) -> List[Graph]:
     def forward_example(batch: int, time: int, generator: torch.Generator) -> Args:
         return spec.example_inputs(config, batch, time, generator)
 
-    graphs = [Graph("forward", signature.inputs, signature.outputs, forward_example)]
-    graphs += [_EXTRA[m][0](spec, config) for m in spec.methods if m in _EXTRA]
-    return graphs
+    return [Graph(FORWARD, signature.inputs, signature.outputs, forward_example, None, config)] + [
+        extra_graph(declaration, config) for declaration in spec.graphs
+    ]
 
 
 def argument_structure(graph: Graph) -> List[object]:
@@ -119,17 +78,35 @@ def argument_structure(graph: Graph) -> List[object]:
     return [build(v) for v in graph.example(1, 1, torch.Generator().manual_seed(0))]
 
 
+def graph_entry(graph: Graph) -> Dict[str, Any]:
+    """The manifest's account of ``graph`` before any file is written: its inputs, its outputs
+    with what their values mean, the nesting of its arguments and, for an extra graph that a
+    server answers with, its ``endpoint`` (route, reply and each scalar input's default and
+    range), so that a server needs no model code to answer with it."""
+    entry: Dict[str, Any] = {
+        "inputs": [tensor_entry(t) for t in graph.inputs],
+        "outputs": [{**tensor_entry(t), "meaning": t.meaning} for t in graph.outputs],
+        "arguments": argument_structure(graph),
+    }
+    endpoint = graph.declaration.endpoint if graph.declaration is not None else None
+    if endpoint is not None:
+        entry["endpoint"] = {
+            "route": endpoint.route,
+            "reply": endpoint.reply,
+            "parameters": [{"name": name, **asdict(parameter)} for name, parameter in endpoint.parameters],
+        }
+    return entry
+
+
 def method_module(graph: Graph, scripted: torch.jit.ScriptModule) -> nn.Module:
-    """The module whose ``forward`` computes ``graph`` (an extra method) on a scripted model."""
-    return _EXTRA[graph.name][1](scripted)
+    """The module whose ``forward`` computes ``graph`` (an extra graph) on a scripted model."""
+    if graph.declaration is None:
+        raise ValueError("forward is the scripted model itself, not a method around it")
+    return graph.declaration.wrapper(scripted)
 
 
 def call(graph: Graph, model: nn.Module, args: Args) -> object:
     """Runs ``graph`` on an eager or scripted model."""
-    if graph.name == "forward":
+    if graph.declaration is None:
         return model(*args)
-    if graph.name == "generate":
-        prefix, steps, temperature, top_k, seed = args
-        return model.generate(prefix, int(steps), float(temperature), int(top_k), int(seed))
-    src, src_lengths, max_len = args
-    return model.decode(src, src_lengths, int(max_len))
+    return graph.declaration.call(model, args)

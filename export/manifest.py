@@ -1,5 +1,5 @@
 """``manifest.json``: what a bundle holds and how to run it, readable without the model code
-(``export.files`` reads and checks it; this module builds its model entries).
+(``zoo.store.bundle`` reads and checks it; this module builds its model entries).
 
 Schema version 1 (every key always present):
 - ``model``: name, task, what the task's outputs mean, config, description.
@@ -9,11 +9,18 @@ Schema version 1 (every key always present):
   the run's data set (``null`` for a registry export).
 - ``training``: ``{"seed", "bptt"}`` of the run: the seed that split its data set and the window
   a language model reads it in, for `zoo evaluate BUNDLE` (``null`` for a registry export).
-- ``graphs``: for each graph (``forward``, and ``generate``/``decode`` where the model has one):
-  its ONNX file (or ``null`` with the reason it has none), ``exporter``, the file's ``opset``,
-  ``inputs`` and ``outputs`` as ``{"name", "dtype", "shape", "doc"}`` with symbolic dims as
-  strings (and ``vocab`` for token ids), the ``ops`` it uses, and ``arguments``: how the input
-  names nest as positional arguments of the TorchScript method (``["tokens", ["h_0", "c_0"]]``).
+- ``graphs``: for each graph (``forward``, and each extra graph the spec declares, such as
+  ``generate``/``decode``): its ONNX file (or ``null`` with the reason it has none),
+  ``exporter``, the file's ``opset``, ``inputs`` and ``outputs`` as ``{"name", "dtype",
+  "shape", "doc"}`` with symbolic dims as strings (and ``vocab`` for token ids; outputs also
+  carry ``meaning``, ``"logits"`` or ``"probability"``, added in place: a manifest without it
+  is read by the name convention, an output named ``probability`` holds probabilities), the
+  ``ops`` it uses, and ``arguments``: how the input names nest as positional arguments of the
+  TorchScript method (``["tokens", ["h_0", "c_0"]]``). An extra graph a server answers with
+  has ``endpoint``: ``{"route": "generate" | "predict", "reply": "text" | "continuation",
+  "parameters": [{"name", "default", "minimum", "maximum", "zero", "per_step"}]}``
+  (``zoo.registry.Endpoint``; added in place: ``serve.endpoints`` reads a manifest without it
+  as the graphs ``generate`` and ``decode`` were served before).
   With an ONNX file: ``recurrent``, ``{"mode": "native" | "loop" | "as is", "layers": [...]}``,
   one entry per recurrent layer (``module``, ``layer`` class, ``implementation``,
   ``onnx_nodes``, ``direction``, ``replaced_by_twin`` and ``twin``, ``one_step`` where a
@@ -25,7 +32,7 @@ Schema version 1 (every key always present):
 - ``files``: every other file of the bundle with sha256 and size, except ``parity.json``
   (a report that each ``zoo verify`` rewrites). Every path in the manifest is relative, without
   ``..``, stays inside the bundle when its symbolic links are followed, and is listed here; a
-  file in the bundle that is not listed makes it refused (``export.files.check_files``).
+  file in the bundle that is not listed makes it refused (``zoo.store.check_files``).
 - ``export``: formats, exporter, the opset asked for, ``recurrent`` and ``quantize``; ``versions``: torch, onnx, onnxruntime, zoo, python.
 - ``test_vectors``: each ``test_data_set_K`` folder with the case it came from.
 - ``parity``: the summary of the latest verification (``passed``, devices, comparisons,

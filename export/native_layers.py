@@ -2,7 +2,7 @@
 
 ``with_native_layers(model)`` returns a copy of ``model`` in which every recurrent layer — a
 ``zoo.nn`` layer, a bare ``torch.nn`` layer, a ``torch.nn`` layer behind ``PackedRNN``/
-``PackedLSTM``, and ``hello-rnncell``'s ``RNNCell`` stepped over time — is replaced by a module
+``PackedLSTM``, and a ``zoo.nn.RNNCell`` stepped over one-hot characters — is replaced by a module
 that calls the ``export.native_ops`` operators, one per layer, and a record of each
 replacement for the manifest. Only the ONNX export sees the copy: ``model.pt`` keeps the
 original modules and their scripted loops.
@@ -20,14 +20,12 @@ from typing import Any, Collection, Dict, List, Optional, Tuple
 
 import torch
 from torch import Tensor, nn
-from torch.nn import functional as F
 
 import export.native_ops  # registers the zoo::onnx_* operators and their ONNX symbolics
 from export.native_ops import gru_cell, lstm_cell, rnn_cell
 from zoo import nn as znn
-from zoo.models.char_lm import HelloRNNCell
-from zoo.nn.checks import check_token_batch
 from zoo.nn.packed import PackedLSTM, PackedRNN
+from zoo.nn.stepped import SteppedRNNCell
 
 # ONNX gate block k is PyTorch's block GATE_ORDER[kind][k].
 GATE_ORDER = {"lstm": (0, 3, 1, 2), "gru": (1, 0, 2), "rnn": (0,)}
@@ -263,28 +261,28 @@ class NativeLSTM(_NativeStack):
         return x.unsqueeze(0), torch.stack(hs), torch.stack(cs)
 
 
-class NativeHelloRNNCell(nn.Module):
-    """``hello-rnncell``: its RNNCell stepped over the one-hot characters is a one-layer RNN."""
+class NativeSteppedRNNCell(nn.Module):
+    """A ``zoo.nn.SteppedRNNCell``: its loop over time is a one-layer RNN, one ONNX node."""
 
-    __constants__ = ["vocab_size"]
-
-    def __init__(self, model: HelloRNNCell) -> None:
+    def __init__(self, cell: SteppedRNNCell) -> None:
         super().__init__()
-        cell = model.cell
-        self.vocab_size = model.vocab_size
         w = onnx_gate_order(cell.weight_ih.detach(), "rnn").unsqueeze(0)
         r = onnx_gate_order(cell.weight_hh.detach(), "rnn").unsqueeze(0)
         b = torch.cat([cell.bias_ih.detach(), cell.bias_hh.detach()]).unsqueeze(0) if cell.bias else w.new_zeros(1, 2 * w.size(1))
         self.layer = NativeRNNLayer((w, r, b), cell.hidden_size, export.native_ops.RNN_ACTIVATIONS[cell.nonlinearity])
+        # What a model's init_state reads for the state's dtype and device, as on the cell.
+        self.register_buffer("weight_hh", cell.weight_hh.detach().clone())
 
-    def forward(self, tokens: Tensor, state: Optional[Tensor] = None) -> Tuple[Tensor, Tensor]:
-        check_token_batch(tokens, self.vocab_size, "tokens")
-        one_hot = F.one_hot(tokens, self.vocab_size).to(self.layer.W.dtype).permute(1, 0, 2)  # (T, B, V)
-        h0: Optional[Tensor] = None
-        if state is not None:
-            h0 = state.unsqueeze(0)
-        y, h, _ = self.layer(one_hot, None, h0, None)
-        return y.permute(1, 0, 2), h[0]
+    def forward(self, input: Tensor, hx: Tensor) -> Tensor:
+        return self.over_time(input.unsqueeze(1), hx)[1]
+
+    @torch.jit.export
+    def over_time(self, inputs: Tensor, h: Tensor) -> Tuple[Tensor, Tensor]:
+        y, h_n, _ = self.layer(inputs.permute(1, 0, 2), None, h.unsqueeze(0), None)
+        return y.permute(1, 0, 2), h_n[0]
+
+
+STEPPED_CELL = "zoo.nn.RNNCell stepped over time"  # the layer a SteppedRNNCell's record names
 
 
 def _describe(path: str, module: nn.Module, kind: str, layers: int, directions: int, packed: bool) -> Dict[str, Any]:
@@ -319,13 +317,14 @@ def with_native_layers(model: nn.Module, gemm_step: Collection[str] = ()) -> Tup
     record per replaced module. Nothing else changes: the copy computes the same function.
     Layers of the kinds in ``gemm_step`` (``lstm``, ``gru``, ``rnn``) run one-step calls
     (inside generate/decode loops) as plain matrix products."""
-    if isinstance(model, HelloRNNCell):
-        cell = model.cell
-        record = _describe("", cell, "rnn", 1, 1, False)
-        record["layer"] = "zoo.nn.RNNCell stepped over time"
-        return NativeHelloRNNCell(model).eval(), [record]
     copied = copy.deepcopy(model).eval()
     records: List[Dict[str, Any]] = []
+    for path, cell in [(p, m) for p, m in copied.named_modules() if isinstance(m, SteppedRNNCell)]:
+        records.append({**_describe(path, cell, "rnn", 1, 1, False), "layer": STEPPED_CELL})
+        if not path:  # the model is the cell
+            return NativeSteppedRNNCell(cell).eval(), records
+        parent_path, _, name = path.rpartition(".")
+        setattr(copied.get_submodule(parent_path) if parent_path else copied, name, NativeSteppedRNNCell(cell))
     for path, module, layer, kind in recurrent_layers(copied):
         packed = module is not layer
         replacement = (NativeLSTM if kind == "lstm" else NativeRNN)(layer, kind, kind in gemm_step)

@@ -2,8 +2,9 @@
 
 ``torchscript`` (the default, ``torch.onnx.export(..., dynamo=False)``): ``forward`` is traced
 through a thin wrapper around the scripted model, so the scripted code keeps dynamic batch and
-time; an extra graph (``generate``, ``decode``) is a scripted module exported as is, its loop
-over generated tokens an ONNX ``Loop`` with the trip count as an input. Before scripting, the
+time; an extra graph is its declaration's wrapper (``ExtraGraph.wrapper``) scripted around the
+scripted model and exported as is, its loop over generated tokens an ONNX ``Loop`` with the
+trip count as an input. Before scripting, the
 recurrent layers are swapped for their export form (``exportable``): native ONNX RNN/LSTM/GRU
 nodes by default, or the literal ``Loop`` translation. ``dynamo`` (``torch.export``) unrolls
 Python loops at the example's length, so a model offers it only where no time loop runs in

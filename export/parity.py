@@ -1,11 +1,13 @@
 """``zoo verify``: every graph of a bundle on every runtime present, against the reference.
 
-The reference is the eager model in float64, rebuilt from the registry and the bundle's
-``weights.safetensors``; graphs with integer outputs (``generate``, ``decode``) take the eager
+The reference is the eager model in float64: rebuilt from the registry and the bundle's
+``weights.safetensors`` (``zoo.rebuild``), or, for the bundle an export has just written, the
+model that export holds in memory (``verify_bundle(..., source=...)``); graphs with integer outputs (``generate``, ``decode``) take the eager
 float32 model as theirs, since token choices are what a float32 deployment must reproduce.
 Outputs are compared count -> dtype -> shape -> values, with tolerances from
 ``tolerances.json``. Stateful cases run each runtime in chunks, state fed back, against the
-reference's whole run.
+reference's whole run. The runtimes besides eager PyTorch come from the bundle's formats (each
+module of ``export.formats`` gives those its files add).
 """
 
 import copy
@@ -21,23 +23,26 @@ import torch
 from export import runtimes
 from export.cases import Case, cases_for
 from export.feeds import check_feeds
-from export.files import MANIFEST, PARITY, check_files, read_manifest
+from export.formats import FORMATS
+from export.formats import onnx as onnx_format
+from export.formats.base import Runtimes
 from export.graphs import Graph, graphs_of
 from export.onnx_export import iter_nodes
 from export.place import naming
+from export.source import Source
 from export.tolerances import Tolerance, Tolerances
 from export.vectors import read_vector
-from zoo.registry import Config, ModelSpec, Signature, TensorSpec, get_spec
-from zoo.train.checkpoint import load_weights, write_json
-from zoo.train.rundir import config_from_dict
+from zoo.rebuild import rebuild
+from zoo.registry import Config, ModelSpec, TensorSpec, get_spec
+from zoo.store import MANIFEST, PARITY, Pairs, check_files, config_from_dict, read_bundle_weights, read_manifest, signature_pairs, write_json
 
 DEVICES = ("cpu", "cuda", "all")
 # A float32 runtime may be this many times as far from the float64 truth as eager float32
 # PyTorch is, element by element, on top of the tolerance: a trained recurrent net amplifies
-# float32 rounding over hundreds of steps (trained char-lstm: 7e-5 at batch 64 x 256 steps),
+# float32 rounding over hundreds of steps (a trained character LSTM: 7e-5 at batch 64 x 256 steps),
 # which no float32 implementation can undo. The eager-fp32 row shows that distance.
 NOISE_FACTOR = 2.0
-STRUCTURE = "onnx-file"  # the runtime name of the rows that check the ONNX file's recurrent nodes
+STRUCTURE = onnx_format.STRUCTURE  # the runtime name of the rows that check the ONNX file's recurrent nodes
 
 
 @dataclass
@@ -179,13 +184,13 @@ def rms_ratio(have: np.ndarray, want: np.ndarray) -> float:
     return error / scale if scale > 0 else (0.0 if error == 0 else float("inf"))
 
 
-def _chunked(run: runtimes.Runner, case: Case, graph: Graph, signature: Signature) -> List[np.ndarray]:
+def _chunked(run: runtimes.Runner, case: Case, graph: Graph, pairs: Pairs) -> List[np.ndarray]:
     """Runs ``case`` in chunks along time with each chunk's state outputs fed back."""
     names = [t.name for t in graph.inputs]
     out_names = [t.name for t in graph.outputs]
     inputs = [t.numpy() for t in case.inputs]
-    state_of = {o: i for i, o in signature.state_pairs}
-    lengths_names = {l for l, _ in signature.ragged}
+    state_of = pairs.state_input
+    lengths_names = set(pairs.sequence)
     time_axis = {t.name: list(t.shape).index("time") for t in graph.inputs + graph.outputs if "time" in t.shape}
     pieces: Dict[str, List[np.ndarray]] = {n: [] for n in out_names}
     last: List[np.ndarray] = []
@@ -208,12 +213,12 @@ def _chunked(run: runtimes.Runner, case: Case, graph: Graph, signature: Signatur
     return [np.concatenate(pieces[n], axis=time_axis[n]) if n in time_axis else a for n, a in zip(out_names, last)]
 
 
-def _whole_inputs(case: Case, signature: Signature, graph: Graph) -> List[np.ndarray]:
+def _whole_inputs(case: Case, pairs: Pairs, graph: Graph) -> List[np.ndarray]:
     """A chunked case's inputs for one whole run: every row uses all its steps."""
     names = [t.name for t in graph.inputs]
     inputs = [t.numpy() for t in case.inputs]
     if case.chunks:
-        for lengths_name, _ in signature.ragged:
+        for lengths_name in pairs.sequence:
             i = names.index(lengths_name)
             inputs[i] = np.full_like(inputs[i], sum(case.chunks))
     return inputs
@@ -227,20 +232,25 @@ class _Model:
     reference: torch.nn.Module  # float64
 
 
-def _rebuild(bundle: Path, manifest: Dict[str, Any]) -> _Model:
-    spec = get_spec(manifest["model"]["name"])
-    config = config_from_dict(spec, manifest["model"]["config"])
-    model = spec.build(config)
-    load_weights(bundle / "weights.safetensors", model)
-    model.eval()
+def _model(bundle: Path, manifest: Dict[str, Any], source: Optional[Source]) -> _Model:
+    """The exporting source's model as it is, or the one the bundle's files rebuild; the float64
+    reference is a copy, so the source's model is left as it was."""
+    if source is not None:
+        spec, config, model = source.spec, source.config, source.model.eval()
+    else:
+        spec = get_spec(manifest["model"]["name"])
+        config = config_from_dict(spec, manifest["model"]["config"])
+        model = rebuild(spec, config, read_bundle_weights(bundle))
     return _Model(spec, config, model, copy.deepcopy(model).double())
 
 
 def verify_bundle(
-    bundle: Path, device: str = "cpu", write_report: bool = True, progress: Optional[Callable[[str], None]] = None
-) -> ParityReport:
+    bundle: Path, device: str = "cpu", write_report: bool = True, progress: Optional[Callable[[str], None]] = None,
+    source: Optional[Source] = None,
+) -> ParityReport:  # fmt: skip
     """Checks the files, runs every case on every runtime; with ``write_report`` records the
-    result in the bundle (``record``)."""
+    result in the bundle (``record``). ``source``: the model the bundle was just exported from,
+    still in memory (its weights are the bundle's), verified instead of a rebuilt copy."""
     if device not in DEVICES:
         raise ValueError(f"--device must be one of {', '.join(DEVICES)}, got {device!r}")
     manifest = read_manifest(bundle)
@@ -248,40 +258,39 @@ def verify_bundle(
     devices = ["cpu", "cuda"] if device == "all" else [device]
     if "cuda" in devices:
         runtimes.require_cuda()
-    model = _rebuild(bundle, manifest)
+    model = _model(bundle, manifest, source)
     signature = model.spec.signature(model.config)
+    pairs = signature_pairs(signature)
     tolerances = Tolerances.load()
     report = ParityReport(model.spec.name, devices)
-    scripted = runtimes.load_torchscript(bundle / "model.pt", "cpu") if (bundle / "model.pt").is_file() else None
-    if scripted is None:
-        report.skipped["torchscript"] = "the bundle has no model.pt (exported without --format torchscript)"
+    formats = [each.verifier(bundle, manifest) for each in FORMATS.values()]  # the runtimes each format's files add
 
     for graph in graphs_of(model.spec, model.config):
         template = graph.example(1, 1, torch.Generator().manual_seed(0))
-        integer_graph = graph.name != "forward"
+        # Token choices are what a float32 deployment must reproduce: their reference is float32.
+        integer_graph = not any(t.dtype.startswith("float") for t in graph.outputs)
         reference = runtimes.torch_runner(model.eager32 if integer_graph else model.reference, graph, template,
                                           torch.float32 if integer_graph else torch.float64, "cpu")  # fmt: skip
         entry = manifest["graphs"].get(graph.name, {})
-        onnx_bytes = (bundle / entry["onnx"]).read_bytes() if entry.get("onnx") else None
-        proto = onnx.load_from_string(onnx_bytes) if onnx_bytes is not None else None  # parsed once per graph
-        runners = _runners(bundle, entry, graph, model, scripted, template, devices, integer_graph, report, onnx_bytes, proto)
+        proto = onnx.load_from_string((bundle / entry["onnx"]).read_bytes()) if entry.get("onnx") else None
+        runners = _runners(formats, graph, model, template, devices, integer_graph, report)
         cases = cases_for(graph, signature, model.spec.stateful)
         for number, case in enumerate(cases):
             if progress:
                 progress(f"{graph.name} {case.name}")
-            whole = _whole_inputs(case, signature, graph)
+            whole = _whole_inputs(case, pairs, graph)
             want = reference(whole)
             floor = None  # eager float32's own outputs: the model's float32 noise (NOISE_FACTOR)
             for name, run in runners.items():  # eager-fp32 first, where it runs
                 if name == "onnx-reference" and number > 0:
                     continue  # numpy operators: the smallest case only
-                got = _chunked(run, case, graph, signature) if case.chunks else run(whole)
+                got = _chunked(run, case, graph, pairs) if case.chunks else run(whole)
                 if name == "eager-fp32":
                     # The noise of a whole run, never of a chunked one: chunks that disagree
                     # with the whole run (state not carried) must fail, not widen the tolerance.
                     floor = run(whole) if case.chunks else got
                 _add(report, graph, case.name, name, want, got, tolerances, floor)
-        if graph.name == "forward":
+        if graph.declaration is None:  # the test vectors are forward's
             _check_vectors(bundle, manifest, graph, runners, report, tolerances)
         if proto is not None:
             _check_recurrent(entry, proto, graph, report)
@@ -303,33 +312,20 @@ def record(bundle: Path, report: ParityReport) -> None:
 
 
 def _runners(
-    bundle: Path, entry: Dict[str, Any], graph: Graph, model: _Model, scripted: Any,
-    template: Sequence[object], devices: List[str], integer_graph: bool, report: ParityReport,
-    onnx_bytes: Optional[bytes], proto: Optional["onnx.ModelProto"],
+    formats: List[Runtimes], graph: Graph, model: _Model, template: Sequence[object], devices: List[str],
+    integer_graph: bool, report: ParityReport,
 ) -> Dict[str, runtimes.Runner]:  # fmt: skip
-    """The runtimes to compare for ``graph`` (its manifest ``entry``, its ONNX file as bytes and
-    parsed, or None), by report name."""
+    """The runtimes to compare for ``graph``, by report name: on each device the eager float32
+    model, then what each format's files add (``export.formats``; a runtime that cannot run is
+    in ``report.skipped`` with the reason)."""
     runners: Dict[str, runtimes.Runner] = {}
     for device in devices:
         cpu = device == "cpu"
         if not (integer_graph and cpu):  # the eager float32 CPU model is those graphs' reference
             module = model.eager32 if cpu else copy.deepcopy(model.eager32).to(device)
             runners["eager-fp32" if cpu else "eager-cuda"] = runtimes.torch_runner(module, graph, template, torch.float32, device)
-        if scripted is not None:
-            module = scripted if cpu else runtimes.load_torchscript(bundle / "model.pt", device)
-            runners["torchscript" if cpu else "torchscript-cuda"] = runtimes.torch_runner(module, graph, template, torch.float32, device)
-        if onnx_bytes is not None:
-            runners[f"onnxruntime-{device}"] = runtimes.onnxruntime_runner(onnx_bytes, graph, device)
-        if entry.get("int8") and cpu:  # onnxruntime's dynamically quantized kernels are CPU kernels
-            runners["onnxruntime-int8"] = runtimes.onnxruntime_runner((bundle / entry["int8"]["onnx"]).read_bytes(), graph, "cpu")
-    if onnx_bytes is None:
-        report.skipped[f"onnx ({graph.name})"] = entry.get("reason", "no ONNX file")
-    elif "cpu" in devices:
-        unsupported = runtimes.onnx_reference_gap(proto)
-        if unsupported:
-            report.skipped["onnx-reference"] = unsupported
-        else:
-            runners["onnx-reference"] = runtimes.onnx_reference_runner(onnx_bytes, graph)
+        for each in formats:
+            runners.update(each.runners(graph, template, device, report.skipped))
     return runners
 
 
@@ -357,7 +353,7 @@ def _check_recurrent(entry: Dict[str, Any], proto: "onnx.ModelProto", graph: Gra
         return
     found = recurrent_nodes(proto)
     problem = ""
-    if graph.name == "forward":
+    if graph.declaration is None:  # forward
         top = found["top"]
         native = Counter({op: n for op, n in top.items() if op != "Loop"})
         claimed_native = Counter({op: n for op, n in claimed.items() if op != "Loop"})

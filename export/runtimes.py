@@ -16,9 +16,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from export.cases import unflatten
 from export.graphs import Args, Graph, call
-from zoo.scriptcheck import flatten
+from zoo.store import flatten, unflatten
 
 Runner = Callable[[List[np.ndarray]], List[np.ndarray]]
 

@@ -5,8 +5,8 @@ A task calls ``model(*args)`` with the model's positional arguments, where a sta
 out or None (the zero state, as the models' ``init_state`` gives), and expects the model's
 nested outputs: ``logits``, ``(logits, h_n)`` or ``(logits, (h_n, c_n))``. An onnxruntime
 session takes flat named inputs and gives flat outputs; the manifest says how the names nest
-(``graphs.*.arguments``) and which output continues which state input (``state_pairs``).
-Nothing here knows a model by name.
+(``graphs.*.arguments``) and which output continues which state input (``zoo.store``'s
+``graph_pairs``). Nothing here knows a model by name.
 """
 
 from pathlib import Path
@@ -16,7 +16,9 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-Structure = Union[str, List["Structure"]]  # an input or output name, or a tuple of them
+from zoo.store import Pairs, flatten, unflatten, zero_state
+
+Structure = Union[str, Sequence["Structure"]]  # an input or output name, or a tuple of them
 
 
 def open_session(path: Path, threads: int) -> Any:
@@ -31,42 +33,34 @@ def open_session(path: Path, threads: int) -> Any:
     return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 
 
-def _names(item: Structure) -> List[str]:
-    return [item] if isinstance(item, str) else [n for i in item for n in _names(i)]
-
-
-def _renamed(item: Structure, names: Mapping[str, str]) -> Structure:
-    return names[item] if isinstance(item, str) else [_renamed(i, names) for i in item]
-
-
-def output_structure(entry: Mapping[str, Any], state_pairs: Sequence[Mapping[str, str]]) -> List[Structure]:
+def output_structure(entry: Mapping[str, Any], pairs: Pairs) -> List[Structure]:
     """How the flat outputs nest as the model returns them: the outputs that are not state, then
     each state argument with its inputs replaced by the outputs that continue them
-    (``["tokens", ["h_0", "c_0"]]`` -> ``["logits", ["h_n", "c_n"]]``)."""
-    continued = {p["input"]: p["output"] for p in state_pairs}
+    (``["tokens", ["h_0", "c_0"]]`` -> ``["logits", ("h_n", "c_n")]``)."""
+    continued = pairs.state_output
     state_outputs = set(continued.values())
     plain: List[Structure] = [t["name"] for t in entry["outputs"] if t["name"] not in state_outputs]
-    states = [_renamed(item, continued) for item in entry["arguments"] if set(_names(item)) <= set(continued)]
+    states = [unflatten([item], [continued[n] for n in flatten(item)])[0]
+              for item in entry["arguments"] if set(flatten(item)) <= set(continued)]  # fmt: skip
     return plain + states
 
 
 class SessionModel(nn.Module):
     """``forward`` (and ``decode``, where the bundle has that graph) run in onnxruntime.
 
-    ``sessions``: graph name -> session, with the manifest's entry for each graph in ``graphs``.
-    Tensors go in on the CPU in the dtype the manifest declares; outputs come back as CPU
-    tensors.
+    ``sessions``: graph name -> session, with the manifest's entry for each graph in ``graphs``
+    and its state and ragged pairs in ``pairs``. Tensors go in on the CPU in the dtype the
+    manifest declares; outputs come back as CPU tensors.
     """
 
     METHODS = ("forward", "decode")  # the graphs a task calls (decode: seq2seq's exact match)
 
-    def __init__(self, sessions: Mapping[str, Any], graphs: Mapping[str, Any], state_pairs: Sequence[Mapping[str, str]]) -> None:
+    def __init__(self, sessions: Mapping[str, Any], graphs: Mapping[str, Any], pairs: Mapping[str, Pairs]) -> None:
         super().__init__()
         self.sessions = dict(sessions)
         self.graphs = {name: graphs[name] for name in self.sessions}
-        # The manifest's state pairs are forward's; the other graphs take and give no state.
-        self.outputs = {name: output_structure(graphs[name], state_pairs if name == "forward" else ()) for name in self.sessions}
-        self.states = {p["input"] for p in state_pairs}
+        self.outputs = {name: output_structure(graphs[name], pairs[name]) for name in self.sessions}
+        self.states = {name: set(pairs[name].state_output) for name in self.sessions}
 
     def forward(self, *args: Any) -> Any:
         return self.run("forward", args)
@@ -88,11 +82,11 @@ class SessionModel(nn.Module):
         for index, item in enumerate(structure):
             value = args[index] if index < len(args) else None
             if value is None:
-                left_out += _names(item)
+                left_out += flatten(item)
             else:
                 self._bind(item, value, specs, feeds)
         for name in left_out:
-            feeds[name] = self._zero_state(specs[name], feeds, specs)
+            feeds[name] = self._zero_state(graph, specs[name], feeds, specs)
         outputs = self.sessions[graph].run(None, feeds)
         by_name = {t["name"]: torch.from_numpy(np.ascontiguousarray(o)) for t, o in zip(entry["outputs"], outputs)}
         nested = [self._nest(item, by_name) for item in self.outputs[graph]]
@@ -104,23 +98,18 @@ class SessionModel(nn.Module):
             feeds[item] = array.astype(specs[item]["dtype"], copy=False)  # int -> a 0-d int64 scalar input
             return
         if not isinstance(value, (tuple, list)) or len(value) != len(item):
-            raise TypeError(f"expected a tuple of {len(item)} tensors for {', '.join(_names(item))}")
+            raise TypeError(f"expected a tuple of {len(item)} tensors for {', '.join(flatten(item))}")
         for sub_item, sub_value in zip(item, value):
             self._bind(sub_item, sub_value, specs, feeds)
 
-    def _zero_state(self, spec: Mapping[str, Any], feeds: Mapping[str, np.ndarray], specs: Mapping[str, Any]) -> np.ndarray:
+    def _zero_state(self, graph: str, spec: Mapping[str, Any], feeds: Mapping[str, np.ndarray], specs: Mapping[str, Any]) -> np.ndarray:
         """The zero state the model starts from when given None; its named axes (``batch``) take
         their sizes from the inputs that were given."""
-        if spec["name"] not in self.states:
+        if spec["name"] not in self.states[graph]:
             raise TypeError(f"input {spec['name']!r} is not a state, so it cannot be left out")
         sizes = {dim: size for name, array in feeds.items()
                  for dim, size in zip(specs[name]["shape"], array.shape) if isinstance(dim, str)}  # fmt: skip
-        shape = []
-        for dim in spec["shape"]:
-            if isinstance(dim, str) and dim not in sizes:
-                raise TypeError(f"cannot size the zero state {spec['name']!r}: no input gives its {dim!r} axis")
-            shape.append(sizes[dim] if isinstance(dim, str) else dim)
-        return np.zeros(shape, dtype=spec["dtype"])
+        return zero_state(spec, sizes)
 
     def _nest(self, item: Structure, outputs: Mapping[str, Tensor]) -> Any:
         return outputs[item] if isinstance(item, str) else tuple(self._nest(i, outputs) for i in item)

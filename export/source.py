@@ -10,12 +10,12 @@ from pathlib import Path
 from typing import Any, Dict, Optional
 
 import torch
-from safetensors import SafetensorError
 from torch import nn
 
+from zoo.config import model_config
+from zoo.rebuild import load_run
 from zoo.registry import Config, ModelSpec, UnknownModelError, get_spec
-from zoo.train.checkpoint import load_weights, read_json
-from zoo.train.rundir import CONFIG, WEIGHTS, config_from_dict
+from zoo.store import RunError
 
 
 class SourceError(ValueError):
@@ -45,28 +45,16 @@ def from_registry(name: str, seed: int = 0) -> Source:
 
 
 def from_run(run: Path) -> Source:
-    if not (run / CONFIG).is_file():
-        raise SourceError(f"{run} is not a run directory: it has no {CONFIG} (make one with `zoo train`)")
+    """The run's best weights, config, vocabulary and labels (``zoo.rebuild.load_run``)."""
     try:
-        document = read_json(run / CONFIG)
-        spec = get_spec(document["model"])
-        config = config_from_dict(spec, document["config"])
-    except (ValueError, KeyError, TypeError) as exc:
-        raise SourceError(f"{run / CONFIG} is not a valid run config ({exc}); retrain or restore it") from None
-    weights = run / WEIGHTS
-    if not weights.is_file():
-        raise SourceError(f"{run} has no {WEIGHTS}: no epoch finished; resume the run with `zoo train --resume`")
-    model = spec.build(config)
-    try:
-        load_weights(weights, model)
-    except (SafetensorError, RuntimeError, OSError) as exc:
-        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise SourceError(f"{weights} is corrupt or does not fit {spec.name} ({first}); retrain or restore it") from None
+        document, spec, config, model = load_run(run)
+    except RunError as exc:  # one line naming the fix
+        raise SourceError(str(exc)) from None
     data = dict(document.get("data") or {})
     vocab = data.pop("vocab", None)
     training = document.get("training") or {}
     return Source(
-        spec, config, model.eval(), {"kind": "run", "path": str(run)},
+        spec, config, model, {"kind": "run", "path": str(run)},
         vocab=vocab, labels=data.get("labels"), data=data,
         training={"seed": training.get("seed"), "bptt": training.get("bptt")},
     )  # fmt: skip
@@ -89,7 +77,6 @@ def from_data(name: str, seed: int = 0, **overrides: Any) -> Source:
     bundle that serves raw text without training first (for tests and serving benchmarks,
     where the numbers, not the accuracy, matter)."""
     from zoo.data import load_dataset
-    from zoo.train.rundir import model_config
 
     spec = get_spec(name)
     if spec.default_data is None:

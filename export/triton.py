@@ -10,6 +10,8 @@ becomes a ``state`` entry that starts as zeros, so a client sends only the new c
 graph gains the ``START`` and ``READY`` control inputs, and ``START`` = 1 zeroes the state the
 graph reads, as Triton's sequence protocol expects. Their batch axis is fixed at 1 (one
 sequence per request), since the state's batch axis is not first.
+
+The ``triton`` export format (``export.formats.triton``) writes its repositories with this module.
 """
 
 from pathlib import Path
@@ -17,6 +19,8 @@ from typing import Any, Dict, List
 
 import onnx
 from onnx import TensorProto, helper
+
+from zoo.store import graph_pairs
 
 TRITON_TYPES = {"float32": "TYPE_FP32", "float64": "TYPE_FP64", "int64": "TYPE_INT64", "int32": "TYPE_INT32", "bool": "TYPE_BOOL"}
 CONFIG = "config.pbtxt"  # what makes a folder a Triton model (and one --overwrite may replace)
@@ -42,7 +46,7 @@ def batch_first(graph: Dict[str, Any]) -> bool:
 
 def config_text(manifest: Dict[str, Any], name: str) -> str:
     graph = manifest["graphs"]["forward"]
-    states = {p["input"]: p["output"] for p in manifest["state_pairs"]}
+    states = graph_pairs(manifest).state_output
     lines = [f'name: "{name}"', 'platform: "onnxruntime_onnx"']
     if states:
         shapes = {t["name"]: [1 if d == "batch" else d for d in t["shape"]] for t in graph["inputs"]}
@@ -126,7 +130,7 @@ def write_repository(bundle: Path, manifest: Dict[str, Any], repo: Path) -> Path
     folder = repo / name
     (folder / "1").mkdir(parents=True, exist_ok=True)
     proto = onnx.load(str(bundle / manifest["graphs"]["forward"]["onnx"]))
-    states = [p["input"] for p in manifest["state_pairs"]]
+    states = list(graph_pairs(manifest).state_output)
     if states:
         proto = with_sequence_controls(proto, states)
         onnx.checker.check_model(proto, full_check=True)

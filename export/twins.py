@@ -18,10 +18,10 @@ from typing import Any, Dict, List, Optional, Tuple
 
 from torch import Tensor, nn
 
-from export.native_layers import ONNX_OP, recurrent_layers
+from export.native_layers import ONNX_OP, STEPPED_CELL, recurrent_layers
 from zoo import nn as znn
-from zoo.models.char_lm import HelloRNNCell
-from zoo.nn.packed import PackedLSTM, PackedRNN
+from zoo.nn.packed import PackedLSTM
+from zoo.nn.stepped import SteppedRNNCell
 
 _TWINS = {nn.RNN: znn.RNN, nn.GRU: znn.GRU, nn.LSTM: znn.LSTM}
 
@@ -100,10 +100,9 @@ def with_exportable_layers(model: nn.Module) -> Tuple[nn.Module, List[Dict[str, 
     """
     twin = copy.deepcopy(model)
     records: List[Dict[str, Any]] = []
-    if isinstance(model, HelloRNNCell):
-        record = _record("", model.cell, "loop", ["Loop"], None)
-        record["layer"] = "zoo.nn.RNNCell stepped over time"
-        return twin, [record]
+    for path, cell in twin.named_modules():
+        if isinstance(cell, SteppedRNNCell):  # its scripted loop is the Loop already
+            records.append({**_record(path, cell, "loop", ["Loop"], None), "layer": STEPPED_CELL})
     for name, module, layer, kind in recurrent_layers(twin):
         packed = module is not layer
         loops = ["Loop"] * layer.num_layers * (2 if layer.bidirectional else 1)

@@ -1,5 +1,6 @@
 """Export every zoo model (seeded weights) by every ONNX exporter it supports, verify each
-bundle, and write one report: JSON, plus the README's compatibility table in Markdown.
+bundle, and write one report: JSON, plus the README's compatibility table in Markdown, with
+each format of ``export.formats`` under it (what it writes, the runtimes that verify it).
 
     python scripts/export_zoo.py [--device cpu|cuda|all] [--models a,b] [--out DIR]
                                  [--recurrent native|loop] [--json report.json] [--markdown table.md]
@@ -17,6 +18,7 @@ import traceback
 from pathlib import Path
 from typing import Any, Dict, List
 
+from export import formats
 from export.bundle import export_bundle
 from export.onnx_export import EXPORTERS
 from export.parity import verify_bundle
@@ -35,8 +37,9 @@ def run_model(name: str, exporter: str, device: str, out: Path, recurrent: str =
     start = time.perf_counter()
     row: Dict[str, Any] = {"model": name, "exporter": exporter}
     try:
-        formats = "all" if exporter == "torchscript" else "onnx"
-        result = export_bundle(from_registry(name), out / f"{name}-{exporter}", format=formats,
+        # Every format with the default exporter; another ONNX exporter changes the ONNX files only.
+        chosen = formats.ALL if exporter == "torchscript" else "onnx"
+        result = export_bundle(from_registry(name), out / f"{name}-{exporter}", format=chosen,
                                exporter=exporter, verify=False, overwrite=True, recurrent=recurrent)  # fmt: skip
         report = verify_bundle(result.bundle, device)
         layers = result.manifest["graphs"]["forward"]["recurrent"]["layers"]
@@ -67,7 +70,7 @@ def markdown(rows: List[Dict[str, Any]]) -> str:
         if row["status"] == "not offered":
             not_offered.setdefault(row["exporter"], []).append(row["model"])
             continue
-        formats = " + ".join(row.get("formats", ["onnx"]))
+        written = " + ".join(row.get("formats", ["onnx"]))
         ops = row.get("ops", {})
         loops = ", ".join(o for o in ops.get("forward", []) if o in ("Loop", "Scan", "LSTM", "GRU", "RNN"))
         count = len(ops.get("forward", []))
@@ -79,10 +82,22 @@ def markdown(rows: List[Dict[str, Any]]) -> str:
             nodes = layer["onnx_nodes"]
             twin = f" via its twin {layer['twin']}" if layer.get("replaced_by_twin") else ""
             forward += f"; {layer['layer']}: {len(nodes)} {nodes[0]} ({layer['implementation']}{twin})"
-        lines.append(f"| {row['model']} | {formats} | {row['exporter']} | {forward} | {extra} | {worst:.1e} | {status} |")
+        lines.append(f"| {row['model']} | {written} | {row['exporter']} | {forward} | {extra} | {worst:.1e} | {status} |")
     for exporter, models in not_offered.items():
         lines += ["", f"Not offered by `{exporter}` ({len(models)} models: {', '.join(models)}): {_NOT_OFFERED}."]
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines + format_lines()) + "\n"
+
+
+def format_lines() -> List[str]:
+    """The formats' table (``export.formats``): what each writes and what verifies it."""
+    lines = ["", "Formats (`zoo export --format`, one module each in `export/formats/`):", ""]
+    for each in formats.FORMATS.values():
+        if each.runtimes:
+            verified = f"verified on {', '.join(each.runtimes)}"
+        else:
+            verified = f"no runtime of its own: verified as the {' and '.join(each.requires)} files it is made from"
+        lines.append(f"- `{each.name}`: {each.summary}; {verified}")
+    return lines
 
 
 def main() -> int:

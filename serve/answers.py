@@ -1,22 +1,29 @@
-"""What predict, decode and generate read from a request and answer, apart from how the request
-travels. The HTTP server (``serve.server``) and the command line (``zoo predict``, ``zoo
-generate`` through ``serve.local``) share these, so the same text is tokenized, checked and
-answered the same way in both."""
+"""What predict, the extra graphs' endpoints and generate read from a request and answer, apart
+from how the request travels. The HTTP server (``serve.server``) and the command line (``zoo
+predict``, ``zoo generate`` through ``serve.local``) share these, so the same text is tokenized,
+checked and answered the same way in both.
 
-from typing import Any, Dict, List, Tuple
+An extra graph is answered from what its manifest records (``serve.endpoints``): the text or
+raw instances fill its token input, the body's keys its scalar inputs (each with its default
+and range), and its first output's ids come back as the reply it declares.
+"""
+
+from typing import Any, Dict, List
 
 import numpy as np
 
 from serve.body import INT64_MAX, RequestError, integer, number, text
-from serve.inputs import RawRows, Row, Tokenizer, check_cost, pad_rows, raw_rows
-from serve.limits import SEED_MAX, Limits
+from serve.endpoints import GraphEndpoint
+from serve.inputs import RawRows, Row, Tokenizer, check_cost, raw_rows, symbolic_sizes
+from serve.limits import Limits
 from serve.model import ServedModel
-from serve.outputs import decoded_result, task_result
+from serve.outputs import continuation, decoded_result, task_result
+from zoo.store import pad_rows
 
 
 def forward_rows(model: ServedModel, body: Dict[str, Any], tokenizer: Tokenizer, limits: Limits) -> RawRows:
     """One row per raw instance for the forward graph (state and lengths are the batcher's)."""
-    return raw_rows(body, model.graph(), tokenizer, limits, set(model.state_pairs) | set(model.ragged))
+    return raw_rows(body, model.graph(), tokenizer, limits, model.pairs().skipped())
 
 
 def row_steps(rows: List[Row]) -> List[int]:
@@ -26,61 +33,88 @@ def row_steps(rows: List[Row]) -> List[int]:
 def forward_results(model: ServedModel, outputs: List[Dict[str, np.ndarray]], unknown: List[int], tokenizer: Tokenizer,
                     top: int) -> List[Dict[str, Any]]:  # fmt: skip
     """Each row's outputs as its task's result, with the count of unknown tokens it held."""
-    output_names = [o["name"] for o in model.graph()["outputs"]]
+    specs = model.graph()["outputs"]
     labels = model.manifest.get("labels")
-    results = [task_result(model.task, row, output_names, labels, tokenizer, top) for row in outputs]
+    results = [task_result(model.task, row, specs, labels, tokenizer, top) for row in outputs]
     for result, count in zip(results, unknown):
         if count:
             result["unknown_tokens"] = count  # the model saw <unk> for these
     return results
 
 
-def decode_rows(model: ServedModel, body: Dict[str, Any], tokenizer: Tokenizer, limits: Limits) -> RawRows:
-    """One source row per raw instance for the decode graph."""
-    return raw_rows(body, model.graph("decode"), tokenizer, limits, set(model.ragged) | {"max_len"})
+def parameters(endpoint: GraphEndpoint, body: Dict[str, Any], limits: Limits, longest: int = 0) -> Dict[str, np.ndarray]:
+    """The graph's scalar inputs from the body's keys of the same names, each checked against
+    its range (a bound of ``max_sequence`` is the --max-sequence limit: past it is a 413)."""
+    values: Dict[str, np.ndarray] = {}
+    for parameter in endpoint.parameters:
+        if parameter.maximum == "max_sequence":
+            high, limit = limits.max_sequence, "--max-sequence"
+        elif parameter.maximum == "vocab":
+            high, limit = endpoint.vocab or INT64_MAX, ""
+        else:
+            high, limit = parameter.maximum, ""
+        default = parameter.default + parameter.per_step * longest
+        if parameter.per_step:
+            default = min(default, high)
+        if parameter.integer:
+            value: float = integer(body, parameter.name, int(default), int(parameter.minimum), int(high), limit)
+        else:
+            value = number(body, parameter.name, float(default), parameter.minimum, float(high), zero=parameter.zero)
+        values[parameter.name] = np.array(value, dtype=np.int64 if parameter.integer else np.float32)
+    return values
 
 
-def decode_sequence(model: ServedModel) -> Tuple[str, str]:
-    """The decode graph's (source input, its lengths input)."""
-    ragged = model.ragged
-    (sequence,) = [t["name"] for t in model.graph("decode")["inputs"] if t["name"] not in ragged and t["shape"]]
-    return sequence, next(k for k, v in ragged.items() if v == sequence)
+def _check_cost(model: ServedModel, endpoint: GraphEndpoint, feeds: Dict[str, np.ndarray], limits: Limits) -> None:
+    """Rows x steps over the graph's named axes (the prompt's, and the scalars outputs are sized by)."""
+    sizes = symbolic_sizes(model.graph(endpoint.graph)["inputs"], feeds)
+    check_cost({axis: size for axis, size in sizes.items() if axis in endpoint.axes}, limits)
 
 
-def decode_feeds(model: ServedModel, rows: List[Row], body: Dict[str, Any], limits: Limits) -> Dict[str, np.ndarray]:
-    """Padded sources, their lengths and ``max_len`` (default: twice the longest source + 2),
-    checked against ``max_tokens`` as one run."""
-    sequence, lengths_name = decode_sequence(model)
-    padded, steps = pad_rows([row[sequence] for row in rows])
-    longest = min(2 * int(steps.max()) + 2, limits.max_sequence)
-    max_len = integer(body, "max_len", longest, 1, limits.max_sequence, "--max-sequence")
-    check_cost({"batch": len(rows), "src_time": padded.shape[1], "max_len": max_len}, limits)
-    return {sequence: padded, lengths_name: steps, "max_len": np.array(max_len, dtype=np.int64)}
+def instance_rows(model: ServedModel, endpoint: GraphEndpoint, body: Dict[str, Any], tokenizer: Tokenizer, limits: Limits) -> RawRows:
+    """One row per raw instance for the endpoint's token input."""
+    graph = model.graph(endpoint.graph)
+    return raw_rows(body, graph, tokenizer, limits, {t["name"] for t in graph["inputs"]} - {endpoint.prompt["name"]})
 
 
-def decode_results(outputs: Dict[str, np.ndarray], tokenizer: Tokenizer) -> List[Dict[str, Any]]:
-    return [decoded_result(row, tokenizer) for row in outputs["tokens"]]
+def instance_feeds(model: ServedModel, endpoint: GraphEndpoint, rows: List[Row], body: Dict[str, Any], limits: Limits) -> Dict[str, np.ndarray]:
+    """The padded instances, their lengths and the scalar inputs, checked against
+    ``max_tokens`` as one run."""
+    prompt = endpoint.prompt["name"]
+    padded, steps = pad_rows([row[prompt] for row in rows])
+    if endpoint.lengths is None and len(set(steps.tolist())) > 1:
+        raise RequestError(422, f"{model.name}'s {endpoint.graph} graph takes no lengths: send instances of one length")
+    feeds = {prompt: padded, **({endpoint.lengths: steps} if endpoint.lengths else {})}
+    feeds.update(parameters(endpoint, body, limits, int(steps.max())))
+    _check_cost(model, endpoint, feeds, limits)
+    return feeds
 
 
-def generate_feeds(model: ServedModel, body: Dict[str, Any], tokenizer: Tokenizer, limits: Limits) -> Dict[str, np.ndarray]:
-    """The generate graph's feeds from ``prefix``, ``steps``, ``temperature`` (0: greedy),
-    ``top_k`` (0: every token) and ``seed``, each checked against its range and the limits."""
-    graph = model.graph("generate")
-    vocab = next((t.get("vocab") for t in graph["inputs"] if t["name"] == "prefix"), None) or INT64_MAX
-    prefix = text(body, "prefix")
-    steps = integer(body, "steps", 100, 1, limits.max_sequence, "--max-sequence")
-    temperature = number(body, "temperature", 1.0, 1e-3, 1e3, zero=True)
-    top_k = integer(body, "top_k", 0, 0, vocab)
-    seed = integer(body, "seed", 0, 0, SEED_MAX)
-    if tokenizer.characters and len(prefix) > limits.max_sequence:  # before tokenizing it
-        raise RequestError(413, f"the prefix has {len(prefix)} characters; the limit is {limits.max_sequence} (--max-sequence)")
-    ids = np.asarray([tokenizer.encode(prefix, "the prefix")], dtype=np.int64)
+def instance_results(endpoint: GraphEndpoint, outputs: Dict[str, np.ndarray], tokenizer: Tokenizer) -> List[Dict[str, Any]]:
+    """Each instance's reply (a ``text`` endpoint: its ids and their text)."""
+    return [decoded_result(row, tokenizer) for row in outputs[endpoint.output]]
+
+
+def prompt_feeds(model: ServedModel, endpoint: GraphEndpoint, body: Dict[str, Any], tokenizer: Tokenizer, limits: Limits) -> Dict[str, np.ndarray]:
+    """A /generate request's feeds: its text under the name of the token input (one row), and
+    the scalar inputs, each checked against its range and the limits."""
+    name = endpoint.prompt["name"]
+    prompt = text(body, name)
+    values = parameters(endpoint, body, limits)
+    if tokenizer.characters and len(prompt) > limits.max_sequence:  # before tokenizing it
+        raise RequestError(413, f"the {name} has {len(prompt)} characters; the limit is {limits.max_sequence} (--max-sequence)")
+    ids = np.asarray([tokenizer.encode(prompt, f"the {name}")], dtype=np.int64)
     if ids.shape[1] > limits.max_sequence:
-        raise RequestError(413, f"the prefix has {ids.shape[1]} tokens; the limit is {limits.max_sequence} (--max-sequence)")
-    check_cost({"batch": 1, "time": ids.shape[1], "steps": steps}, limits)
-    return {"prefix": ids, "steps": np.array(steps, dtype=np.int64), "temperature": np.array(temperature, dtype=np.float32),
-            "top_k": np.array(top_k, dtype=np.int64), "seed": np.array(seed, dtype=np.int64)}  # fmt: skip
+        raise RequestError(413, f"the {name} has {ids.shape[1]} tokens; the limit is {limits.max_sequence} (--max-sequence)")
+    feeds = {name: ids, **({endpoint.lengths: np.array([ids.shape[1]], dtype=np.int64)} if endpoint.lengths else {}), **values}
+    _check_cost(model, endpoint, feeds, limits)
+    return feeds
 
 
-def generated(model: ServedModel, prefix: str, tokens: np.ndarray, tokenizer: Tokenizer) -> Dict[str, Any]:
-    return {"model": model.name, "prefix": prefix, "text": prefix + tokenizer.decode([int(t) for t in tokens]), "tokens": tokens.tolist()}
+def prompt_reply(model: ServedModel, endpoint: GraphEndpoint, body: Dict[str, Any], outputs: Dict[str, np.ndarray],
+                 tokenizer: Tokenizer) -> Dict[str, Any]:  # fmt: skip
+    """A /generate reply: the model's name and the row's reply (``continuation``: the prompt
+    continued; ``text``: the ids and their text)."""
+    tokens = outputs[endpoint.output][0]
+    if endpoint.reply == "continuation":
+        return {"model": model.name, **continuation(endpoint.prompt["name"], body[endpoint.prompt["name"]], tokens, tokenizer)}
+    return {"model": model.name, **decoded_result(tokens, tokenizer)}

@@ -2,13 +2,15 @@
 
 Routes are thin: each hands its request to ``serve.server.Server``, which checks it against the
 limits and the bundle before any model runs. The OpenAPI document (``/openapi.json``,
-``/docs``) declares every request body and every error reply (``serve.schema``).
+``/docs``) declares every request body and every error reply (``serve.schema``); the keys that
+fill an extra graph's scalar inputs (/generate, raw /predict instances of a model whose extra
+graph answers them) come from what the served manifests record (``serve.endpoints``).
 """
 
 import copy
 from contextlib import asynccontextmanager
 from functools import reduce
-from typing import Any, Callable, Dict, List, Optional, Set
+from typing import Any, Callable, Dict, List, Optional, Set, Tuple
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
@@ -25,6 +27,17 @@ _TEXT = {200: {"description": "OK", "content": {"text/plain": {"schema": {"type"
 
 def create_app(models: List[ServedModel], settings: Settings) -> FastAPI:
     server = Server(models, settings)
+
+    def served(route: str) -> List[Tuple[str, schema.Served]]:
+        """(model, (endpoint, its graph's input docs)) of the models whose extra graph answers
+        ``route`` and has a runtime open."""
+        found = []
+        for name, model in server.models.items():
+            endpoint = server.endpoints[name].get(route)
+            if endpoint is not None and endpoint.graph in model.runners:
+                docs = {t["name"]: t.get("doc", "") for t in model.graph(endpoint.graph)["inputs"]}
+                found.append((name, (endpoint, docs)))
+        return found
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):  # type: ignore[no-untyped-def]
@@ -58,12 +71,14 @@ def create_app(models: List[ServedModel], settings: Settings) -> FastAPI:
         server.metrics.sessions.set(server.sessions.expire())
         return Response(server.metrics.text(), media_type="text/plain; version=0.0.4")
 
-    @app.post("/v1/models/{name}/predict", operation_id="predict", openapi_extra=schema.body(schema.PREDICT),
+    predict_body = schema.predict_body(e for _, e in served("predict"))
+
+    @app.post("/v1/models/{name}/predict", operation_id="predict", openapi_extra=schema.body(predict_body),
               responses=schema.responses(400, 404, 413, 422, 504))  # fmt: skip
     async def predict(name: str, request: Request) -> Response:
         return await server.timed(name, "predict", lambda: server.predict(name, request), request)
 
-    @app.post("/v1/models/{name}/generate", operation_id="generate", openapi_extra=schema.body(schema.GENERATE),
+    @app.post("/v1/models/{name}/generate", operation_id="generate", openapi_extra=schema.body(schema.generate_body(e for _, e in served("generate"))),
               responses=schema.responses(400, 404, 413, 422, 504))  # fmt: skip
     async def generate(name: str, request: Request) -> Response:
         return await server.timed(name, "generate", lambda: server.generate(name, request), request)
@@ -86,9 +101,9 @@ def create_app(models: List[ServedModel], settings: Settings) -> FastAPI:
 
     def models_for(operation: str) -> List[str]:
         if operation == "generate":
-            return [n for n, m in server.models.items() if "generate" in m.runners]
+            return [n for n, _ in served("generate")]
         if operation in ("open_session", "step", "close_session"):
-            return [n for n, m in server.models.items() if m.state_pairs]
+            return [n for n, m in server.models.items() if m.pairs().state]
         return list(server.models)
 
     def characters(operation: str, both: Callable[[Set[str], Set[str]], Set[str]]) -> Optional[str]:
@@ -104,7 +119,8 @@ def create_app(models: List[ServedModel], settings: Settings) -> FastAPI:
             instance = ["properties", "instances", "items", "anyOf", 0]
             schema.with_text(document, "predict", instance, characters("predict", set.union), longest)
             schema.with_text(document, "step", instance, characters("step", set.union), longest)
-            schema.with_text(document, "generate", ["properties", "prefix"], characters("generate", set.intersection), longest)
+            for prompt in sorted({e.prompt["name"] for _, (e, _) in served("generate")}):
+                schema.with_text(document, "generate", ["properties", prompt], characters("generate", set.intersection), longest)
             app.openapi_schema = document
         return app.openapi_schema
 

@@ -10,7 +10,9 @@ rows, groups rows that can share a batch, and hands each group to a worker threa
   rows x steps);
 - other inputs must have the same shape to stack (a language model's chunks of one length);
 - state inputs start at zeros (``/predict`` is stateless; sessions carry state themselves).
-Per-row outputs are cut back to the row's own length along time.
+Per-row outputs are cut back to the row's own length along time. Which inputs are state and
+which are lengths the manifest says (``zoo.store.Pairs``); the padding and the zeros are
+``zoo.store.rows``'.
 
 Up to ``concurrency`` runs of one model are in flight, so one long batch does not hold up the
 requests behind it. A request that gave up (its timeout passed) is not run; a run whose
@@ -24,8 +26,9 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import numpy as np
 
-from serve.inputs import Row, pad_rows, zero_state
+from serve.inputs import Row
 from serve.model import ModelRun
+from zoo.store import Pairs, cut_row, pad_rows, zero_state
 
 
 @dataclass
@@ -54,13 +57,12 @@ Member = Tuple[_Pending, int]  # (request, row index in it)
 
 
 class Batcher:
-    def __init__(self, graph: Dict[str, Any], states: Dict[str, str], ragged: Dict[str, str],
-                 start_run: Callable[[Dict[str, np.ndarray]], ModelRun], policy: BatchPolicy,
-                 on_batch: Optional[Callable[[int], None]] = None) -> None:  # fmt: skip
+    def __init__(self, graph: Dict[str, Any], pairs: Pairs, start_run: Callable[[Dict[str, np.ndarray]], ModelRun],
+                 policy: BatchPolicy, on_batch: Optional[Callable[[int], None]] = None) -> None:  # fmt: skip
         self.inputs = graph["inputs"]
         self.outputs = graph["outputs"]
-        self.states = states
-        self.lengths_of = {sequence: lengths for lengths, sequence in ragged.items()}
+        self.pairs = pairs
+        self.lengths_of = pairs.lengths
         self.start_run = start_run
         self.policy = policy
         self.on_batch = on_batch or (lambda size: None)
@@ -116,7 +118,7 @@ class Batcher:
         requests = list({id(p): p for p, _ in members}.values())
         try:
             rows = [pending.rows[index] for pending, index in members]
-            feeds, steps = stack_rows(rows, self.inputs, self.states, self.lengths_of)
+            feeds, steps = stack_rows(rows, self.inputs, self.pairs)
             run = self.start_run(feeds)
             # A run that nobody waits for any more is stopped: when every request in it gave up.
             for pending in requests:
@@ -169,17 +171,17 @@ def plan_batches(rows: List[Row], lengths_of: Dict[str, str], max_batch: int, ma
     return batches
 
 
-def stack_rows(rows: List[Row], inputs: List[Dict[str, Any]], states: Dict[str, str],
-               lengths_of: Dict[str, str]) -> Tuple[Dict[str, np.ndarray], Optional[np.ndarray]]:  # fmt: skip
+def stack_rows(rows: List[Row], inputs: List[Dict[str, Any]], pairs: Pairs) -> Tuple[Dict[str, np.ndarray], Optional[np.ndarray]]:
     """One run's feeds from rows: ragged sequences padded with their lengths, state at zeros,
     the rest stacked. Also returns the rows' steps (None for a model without ragged inputs)."""
-    lengths_names = set(lengths_of.values())
+    lengths_of = pairs.lengths
+    states, lengths_names = pairs.state_output, pairs.sequence
     feeds: Dict[str, np.ndarray] = {}
     steps: Optional[np.ndarray] = None
     for spec in inputs:
         name = spec["name"]
         if name in states:
-            feeds[name] = zero_state(spec, len(rows))
+            feeds[name] = zero_state(spec, {"batch": len(rows)})
         elif name in lengths_of:
             feeds[name], steps = pad_rows([row[name] for row in rows])
             feeds[lengths_of[name]] = steps
@@ -194,7 +196,6 @@ def row_outputs(outputs: Dict[str, np.ndarray], specs: List[Dict[str, Any]], ind
     for spec in specs:
         array = np.take(outputs[spec["name"]], index, axis=spec["shape"].index("batch"))
         if steps is not None and "time" in spec["shape"]:
-            axis = [d for d in spec["shape"] if d != "batch"].index("time")
-            array = np.take(array, np.arange(steps), axis=axis)
+            array = cut_row(array, [d for d in spec["shape"] if d != "batch"].index("time"), steps)
         row[spec["name"]] = array
     return row

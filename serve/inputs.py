@@ -25,6 +25,7 @@ import numpy as np
 
 from serve.body import RequestError, shown
 from serve.limits import Limits
+from zoo.store import Pairs, zero_state
 
 Row = Dict[str, np.ndarray]
 
@@ -196,20 +197,6 @@ def _check_vocab(spec: Mapping[str, Any], array: np.ndarray, what: str) -> None:
         raise RequestError(422, f"{what}: token ids of {spec['name']!r} must be in [0, {vocab}), got values in [{array.min()}, {array.max()}]")
 
 
-def zero_state(spec: Dict[str, Any], batch: int) -> np.ndarray:
-    """The zeros a state input starts from, its ``batch`` axis ``batch`` long."""
-    return np.zeros([batch if d == "batch" else d for d in spec["shape"]], dtype=spec["dtype"])
-
-
-def pad_rows(arrays: List[np.ndarray]) -> Tuple[np.ndarray, np.ndarray]:
-    """Sequences of different lengths (time first) -> (zero-padded batch, int64 lengths)."""
-    steps = np.array([a.shape[0] for a in arrays], dtype=np.int64)
-    padded = np.zeros((len(arrays), int(steps.max())) + arrays[0].shape[1:], dtype=arrays[0].dtype)
-    for i, array in enumerate(arrays):
-        padded[i, : array.shape[0]] = array
-    return padded, steps
-
-
 _DTYPES = {"float32": np.float32, "float64": np.float64, "int64": np.int64, "int32": np.int32, "bool": np.bool_}
 _MAX_RANK = 8
 
@@ -247,10 +234,10 @@ def _tensor(name: str, tensor: Any, spec: Mapping[str, Any]) -> np.ndarray:
     return array
 
 
-def explicit_feeds(body: Dict[str, Any], graph: Dict[str, Any], states: Dict[str, str], ragged: Dict[str, str],
-                   limits: Limits) -> Dict[str, np.ndarray]:  # fmt: skip
+def explicit_feeds(body: Dict[str, Any], graph: Dict[str, Any], pairs: Pairs, limits: Limits) -> Dict[str, np.ndarray]:
     """``{"inputs": {NAME: {"shape", "dtype", "data"}}}`` -> checked arrays; zeros for missing
-    state, full lengths for a missing ``lengths``."""
+    state, full lengths for a missing ``lengths`` (``pairs``: the graph's)."""
+    states, ragged = pairs.state_output, pairs.sequence
     given = body.get("inputs")
     if not isinstance(given, dict) or not given:
         raise RequestError(400, '"inputs" must map input names to {"shape", "dtype", "data"}')
@@ -270,7 +257,7 @@ def explicit_feeds(body: Dict[str, Any], graph: Dict[str, Any], states: Dict[str
         if name in feeds or name not in specs:
             continue
         if name in states:
-            feeds[name] = zero_state(specs[name], sizes.get("batch", 1))
+            feeds[name] = zero_state(specs[name], {"batch": sizes.get("batch", 1)})
         elif ragged[name] in feeds:
             sequence = feeds[ragged[name]]
             feeds[name] = np.full(sequence.shape[0], sequence.shape[1], dtype=np.int64)

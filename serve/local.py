@@ -14,8 +14,17 @@ from typing import Any, Dict, Iterable, Iterator, List, Optional, Tuple
 
 import numpy as np
 
-from serve.answers import decode_feeds, decode_results, decode_rows, decode_sequence, forward_results, forward_rows, generate_feeds, generated
+from serve.answers import (
+    forward_results,
+    forward_rows,
+    instance_feeds,
+    instance_results,
+    instance_rows,
+    prompt_feeds,
+    prompt_reply,
+)
 from serve.batching import plan_batches, row_outputs, stack_rows
+from serve.endpoints import endpoints
 from serve.inputs import Tokenizer
 from serve.limits import Limits
 from serve.model import ServedModel, load_model
@@ -23,7 +32,9 @@ from serve.model import ServedModel, load_model
 CHUNK = 256  # instances tokenized and held at once
 MAX_BATCH = 64  # rows per model run
 RUN_TOKENS = Limits().max_tokens  # rows x padded steps per model run, as the server's default
-DECODE_STEPS_PER_SOURCE_STEP = 3  # a decode run costs its source plus up to 2 x source + 2 steps
+# A run of an extra graph that answers raw instances costs its instances' steps plus what it
+# produces, which its parameters bound (decode: up to 2 x source + 2 steps).
+EXTRA_STEPS_PER_INSTANCE_STEP = 3
 
 
 class LocalModel:
@@ -33,6 +44,7 @@ class LocalModel:
         self.model: ServedModel = load_model(bundle, runtime, os.cpu_count() or 1, allow_unverified)
         manifest = self.model.manifest
         self.tokenizer = Tokenizer(manifest.get("tokenizer"), manifest.get("vocabulary"))
+        self.endpoints = endpoints(manifest, bundle)  # route -> the extra graph that answers it
         # Per chunk: every instance may be as long as --max-sequence; runs are cut smaller below.
         self.limits = replace(Limits(), max_instances=CHUNK, max_sequence=max_sequence, max_tokens=CHUNK * max_sequence)
 
@@ -45,53 +57,64 @@ class LocalModel:
         return self.model.task
 
     def data_input(self) -> Dict[str, Any]:
-        """The input that raw instances fill (the source of a seq2seq model)."""
-        graph = self.model.graph("decode" if self.task == "seq2seq" else "forward")
-        skip = set(self.model.state_pairs) | set(self.model.ragged) | {"max_len"}
-        return next(t for t in graph["inputs"] if t["name"] not in skip)
+        """The input that raw instances fill (the token input of an extra graph that answers them)."""
+        served = self.endpoints.get("predict")
+        if served is not None:
+            return served.prompt
+        skip = self.model.pairs().skipped()
+        return next(t for t in self.model.graph()["inputs"] if t["name"] not in skip)
 
-    def predict(self, instances: Iterable[Tuple[str, Any]], top: int, max_len: Optional[int] = None) -> Iterator[Tuple[str, Dict[str, Any]]]:
+    def predict(self, instances: Iterable[Tuple[str, Any]], top: int, parameters: Optional[Dict[str, Any]] = None) -> Iterator[Tuple[str, Dict[str, Any]]]:
         """(where it came from, result) for each (where it came from, instance), in order, each
-        result as the server's ``/predict`` answers it."""
+        result as the server's ``/predict`` answers it; ``parameters``: body keys for the scalar
+        inputs of an extra graph that answers raw instances (``max_len``), where given."""
+        served = self.endpoints.get("predict")
+        # Forward reads only the instances: a parameter no graph takes is left unread, as the option's help says.
+        given = {k: v for k, v in (parameters or {}).items() if v is not None and served is not None}
         iterator = iter(instances)
         while True:
             chunk = list(islice(iterator, CHUNK))
             if not chunk:
                 return
-            body: Dict[str, Any] = {"instances": [instance for _, instance in chunk]}
-            if max_len is not None:
-                body["max_len"] = max_len
-            results = self._decode(body) if self.task == "seq2seq" else self._forward(body, top)
+            body: Dict[str, Any] = {"instances": [instance for _, instance in chunk], **given}
+            results = self._instances(body) if served is not None else self._forward(body, top)
             yield from zip((source for source, _ in chunk), results)
 
     def _forward(self, body: Dict[str, Any], top: int) -> List[Dict[str, Any]]:
         raw = forward_rows(self.model, body, self.tokenizer, self.limits)
         graph = self.model.graph()
-        lengths_of = {sequence: lengths for lengths, sequence in self.model.ragged.items()}
+        lengths_of = self.model.pairs().lengths
         outputs: List[Dict[str, np.ndarray]] = [{} for _ in raw.rows]
         for batch in plan_batches(raw.rows, lengths_of, MAX_BATCH, RUN_TOKENS):
-            feeds, steps = stack_rows([raw.rows[i] for i in batch], graph["inputs"], self.model.state_pairs, lengths_of)
+            feeds, steps = stack_rows([raw.rows[i] for i in batch], graph["inputs"], self.model.pairs())
             ran = self.model.run(feeds)
             for position, index in enumerate(batch):
                 outputs[index] = row_outputs(ran, graph["outputs"], position, None if steps is None else int(steps[position]))
         return forward_results(self.model, outputs, raw.unknown, self.tokenizer, top)
 
-    def _decode(self, body: Dict[str, Any]) -> List[Dict[str, Any]]:
-        raw = decode_rows(self.model, body, self.tokenizer, self.limits)
-        sequence, lengths = decode_sequence(self.model)
+    def _instances(self, body: Dict[str, Any]) -> List[Dict[str, Any]]:
+        """Raw instances through the extra graph that answers them, in batches of similar lengths."""
+        served = self.endpoints["predict"]
+        if served.graph not in self.model.runners:
+            raise ValueError(f"{self.model.bundle} has no {served.graph} graph for --runtime {self.model.runtime}")
+        raw = instance_rows(self.model, served, body, self.tokenizer, self.limits)
+        lengths_of = {served.prompt["name"]: served.lengths} if served.lengths else {}
         results: List[Dict[str, Any]] = [{} for _ in raw.rows]
-        budget = RUN_TOKENS // DECODE_STEPS_PER_SOURCE_STEP
-        for batch in plan_batches(raw.rows, {sequence: lengths}, MAX_BATCH, budget):
-            feeds = decode_feeds(self.model, [raw.rows[i] for i in batch], body, self.limits)
-            for index, result in zip(batch, decode_results(self.model.run(feeds, "decode"), self.tokenizer)):
+        budget = RUN_TOKENS // EXTRA_STEPS_PER_INSTANCE_STEP
+        for batch in plan_batches(raw.rows, lengths_of, MAX_BATCH, budget):
+            feeds = instance_feeds(self.model, served, [raw.rows[i] for i in batch], body, self.limits)
+            for index, result in zip(batch, instance_results(served, self.model.run(feeds, served.graph), self.tokenizer)):
                 results[index] = result
         return results
 
-    def generate(self, prefix: str, steps: int, temperature: float, top_k: int, seed: int) -> Dict[str, Any]:
-        """What the server's ``/generate`` answers: the prefix, the text and the generated ids."""
-        if "generate" not in self.model.runners:
-            raise ValueError(f"{self.name} has no generate graph (only the character language models have one); use `zoo predict`")
-        body = {"prefix": prefix, "steps": steps, "temperature": temperature, "top_k": top_k, "seed": seed}
-        feeds = generate_feeds(self.model, body, self.tokenizer, self.limits)
-        tokens = self.model.run(feeds, "generate")["tokens"][0]
-        return generated(self.model, prefix, tokens, self.tokenizer)
+    def generate(self, body: Dict[str, Any]) -> Dict[str, Any]:
+        """What the server's ``/generate`` answers to ``body`` (for a language model: the prefix,
+        the text and the generated ids)."""
+        served = self.endpoints.get("generate")
+        if served is None or served.graph not in self.model.runners:
+            raise ValueError(f"{self.name} has no generate graph for --runtime {self.model.runtime}; use `zoo predict`")
+        unknown = sorted(set(body) - set(served.keys))
+        if unknown:
+            raise ValueError(f"{self.name}'s generate graph takes no {', '.join(unknown)}; it takes {', '.join(served.keys)}")
+        feeds = prompt_feeds(self.model, served, body, self.tokenizer, self.limits)
+        return prompt_reply(self.model, served, body, self.model.run(feeds, served.graph), self.tokenizer)

@@ -9,7 +9,7 @@ import re
 from pathlib import Path
 from typing import Any, Dict, List, Mapping
 
-from export.files import MANIFEST, BundleError
+from zoo.store import MANIFEST, BundleError
 
 DTYPES = ("float32", "float64", "int64", "int32", "bool")
 

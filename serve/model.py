@@ -1,18 +1,22 @@
-"""One served bundle: its manifest, a runtime for each graph, and runs that can be stopped."""
+"""One served bundle: its manifest, a runtime for each graph, and runs that can be stopped.
+
+The bundle is read through ``zoo.store`` (torch-free): its manifest, the gate on its files, and
+each graph's state and ragged pairs, read once here and asked of ``ServedModel.pairs``.
+"""
 
 import asyncio
 import threading
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import numpy as np
 
 from export.feeds import check_feeds
-from export.files import BundleError, check_files, read_manifest
 from serve import memory
 from serve.manifest_check import check_manifest
+from zoo.store import MODEL_PT, BundleError, Pairs, check_files, flatten, graph_pairs, read_manifest, unflatten
 
 RUNTIMES = ("onnxruntime", "torchscript")
 Arrays = Dict[str, np.ndarray]
@@ -36,26 +40,18 @@ def _onnx_runner(path: Path, threads: int) -> Runner:
     return run
 
 
-def _nest(structure: List[Any], feeds: Arrays, scalars: Dict[str, str]) -> List[Any]:
+def _arguments(structure: List[Any], feeds: Arrays, scalars: Dict[str, str]) -> Tuple[Any, ...]:
     """Positional arguments from the manifest's nesting; scalar inputs become Python numbers
     (generate/decode take ``steps: int``, ``temperature: float``, ...)."""
     import torch
 
-    def build(item: Any) -> Any:
-        if isinstance(item, str):
-            if item in scalars:
-                value = feeds[item].item()
-                return float(value) if scalars[item].startswith("float") else int(value)
-            return torch.from_numpy(np.array(feeds[item], copy=True))
-        return tuple(build(i) for i in item)
+    def value(name: str) -> Any:
+        if name in scalars:
+            number = feeds[name].item()
+            return float(number) if scalars[name].startswith("float") else int(number)
+        return torch.from_numpy(np.array(feeds[name], copy=True))
 
-    return [build(i) for i in structure]
-
-
-def _flatten(value: Any) -> List[Any]:
-    if isinstance(value, (tuple, list)):
-        return [t for item in value for t in _flatten(item)]
-    return [value]
+    return unflatten(structure, [value(name) for name in flatten(structure)])
 
 
 def _torchscript_runner(path: Path, graph: str, entry: Dict[str, Any], threads: int) -> Runner:
@@ -69,7 +65,7 @@ def _torchscript_runner(path: Path, graph: str, entry: Dict[str, Any], threads: 
 
     def run(feeds: Arrays, run_options: Any) -> Arrays:
         with torch.no_grad():
-            outputs = _flatten(method(*_nest(entry["arguments"], feeds, scalars)))
+            outputs = flatten(method(*_arguments(entry["arguments"], feeds, scalars)))
         return {n: o.numpy() for n, o in zip(names, outputs)}
 
     return run
@@ -103,6 +99,7 @@ class ServedModel:
     manifest: Dict[str, Any]
     runtime: str
     runners: Dict[str, Runner] = field(default_factory=dict)
+    graph_pairs: Dict[str, Pairs] = field(default_factory=dict)  # graph -> its state and ragged pairs
     # onnxruntime sessions are thread-safe; a TorchScript module is run by one thread at a time.
     lock: Optional[threading.Lock] = None
 
@@ -113,15 +110,9 @@ class ServedModel:
     def graph(self, name: str = "forward") -> Dict[str, Any]:
         return self.manifest["graphs"][name]
 
-    @property
-    def state_pairs(self) -> Dict[str, str]:
-        """state input -> state output"""
-        return {p["input"]: p["output"] for p in self.manifest["state_pairs"]}
-
-    @property
-    def ragged(self) -> Dict[str, str]:
-        """lengths input -> sequence input"""
-        return {p["lengths"]: p["sequence"] for p in self.manifest["ragged"]}
+    def pairs(self, graph: str = "forward") -> Pairs:
+        """The state and ragged pairs of graph ``graph``, as the manifest gives them."""
+        return self.graph_pairs[graph]
 
     def run(self, feeds: Arrays, graph: str = "forward", run_options: Any = None) -> Arrays:
         check_feeds(self.graph(graph)["inputs"], feeds)
@@ -155,7 +146,7 @@ class ServedModel:
             "task": self.task,
             "task_meaning": self.manifest["model"].get("task_meaning"),
             "runtime": self.runtime,
-            "stateful": bool(self.manifest["state_pairs"]),
+            "stateful": bool(self.pairs().state),
             "graphs": {g: {"inputs": e["inputs"], "outputs": e["outputs"]} for g, e in self.manifest["graphs"].items()},
             "state_pairs": self.manifest["state_pairs"],
             "ragged": self.manifest["ragged"],
@@ -180,19 +171,20 @@ def load_model(bundle: Path, runtime: str, threads: int = 1, allow_unverified: b
     if not allow_unverified and not _verified(manifest):
         state = "failed its verification" if isinstance(manifest.get("parity"), dict) else "was never verified"
         raise BundleError(f"{bundle} {state}; run `zoo verify {bundle}` (or use it anyway with --allow-unverified)")
-    model = ServedModel(manifest["model"]["name"], bundle, manifest, runtime)
+    model = ServedModel(manifest["model"]["name"], bundle, manifest, runtime,
+                        graph_pairs={graph: graph_pairs(manifest, graph) for graph in manifest["graphs"]})  # fmt: skip
     for graph, entry in manifest["graphs"].items():
         try:
             if runtime == "onnxruntime":
                 if entry.get("onnx"):
                     model.runners[graph] = _onnx_runner(bundle / entry["onnx"], threads)
-            elif (bundle / "model.pt").is_file():
-                model.runners[graph] = _torchscript_runner(bundle / "model.pt", graph, entry, threads)
+            elif (bundle / MODEL_PT).is_file():
+                model.runners[graph] = _torchscript_runner(bundle / MODEL_PT, graph, entry, threads)
                 model.lock = threading.Lock()
         except Exception as exc:  # noqa: BLE001 - the runtimes raise their own types for a file they cannot load
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise BundleError(f"{bundle}: the {graph} graph does not load in {runtime} ({first[:200]}); export it again") from None
     if "forward" not in model.runners:
-        wanted = "model.onnx" if runtime == "onnxruntime" else "model.pt"
+        wanted = "model.onnx" if runtime == "onnxruntime" else MODEL_PT
         raise ValueError(f"{bundle} has no {wanted} for --runtime {runtime}; export it with --format all")
     return model

@@ -1,6 +1,9 @@
 """Model outputs -> what the task needs: labels with probabilities, next-token distributions,
 forecasts, decoded text; tensors as JSON for explicit requests; and the size a reply will have,
-known from the output shapes before the model runs."""
+known from the output shapes before the model runs.
+
+Whether an output already holds probabilities is its manifest entry's ``meaning``; a manifest
+written before it records none, and there an output named ``probability`` holds them."""
 
 from typing import Any, Dict, List, Mapping, Optional, Sequence
 
@@ -12,8 +15,9 @@ from serve.inputs import Tokenizer
 TOP = 5  # labels / tokens listed per result unless the request asks for another top_k
 JSON_BYTES_PER_NUMBER = 24  # "-1.2345678901234567e-05, ": the longest a float32 prints as
 RESULT_BYTES = 200  # a result's fixed part: label, probability, keys
+PER_STEP_BYTES = 2 * JSON_BYTES_PER_NUMBER  # a step's id or value and its text
 TENSOR_TASKS = ("encoder",)  # tasks whose result is the output tensors themselves
-STEP_TASKS = ("tagging", "forecasting", "seq2seq")  # one number per step in the result (seq2seq: decoded ids)
+STEP_TASKS = ("tagging", "forecasting")  # one number per step in the result
 
 
 def tensor_json(array: np.ndarray) -> Dict[str, Any]:
@@ -34,9 +38,19 @@ def _ranked(probabilities: np.ndarray, names: List[str], top: int) -> List[Dict[
     return [{"label": names[i], "probability": float(probabilities[i])} for i in order]
 
 
-def task_result(task: str, outputs: Dict[str, np.ndarray], output_names: List[str], labels: Optional[List[str]],
+def meaning(output: Mapping[str, Any]) -> str:
+    """What an output's values are (``zoo.registry.MEANINGS``), from its manifest entry."""
+    recorded = output.get("meaning")
+    if recorded is not None:
+        return str(recorded)
+    return "probability" if output["name"] == "probability" else "logits"  # a manifest from before the field
+
+
+def task_result(task: str, outputs: Dict[str, np.ndarray], specs: Sequence[Mapping[str, Any]], labels: Optional[List[str]],
                 tokenizer: Tokenizer, top: int = TOP) -> Dict[str, Any]:  # fmt: skip
-    """One instance's reply; ``outputs`` are that row's arrays (no batch axis)."""
+    """One instance's reply; ``outputs`` are that row's arrays (no batch axis), ``specs`` the
+    manifest entries of the outputs it returns, the task's main output first."""
+    output_names = [spec["name"] for spec in specs]
     main = outputs[output_names[0]]
     if task == "classification":
         probabilities = _softmax(main)
@@ -45,7 +59,7 @@ def task_result(task: str, outputs: Dict[str, np.ndarray], output_names: List[st
         return {"label": names[best], "probability": float(probabilities[best]), "top": _ranked(probabilities, names, top)}
     if task == "binary-classification":
         value = float(main.reshape(-1)[0])
-        probability = value if output_names[0] == "probability" else float(1 / (1 + np.exp(-value)))
+        probability = value if meaning(specs[0]) == "probability" else float(1 / (1 + np.exp(-value)))
         return {"label": _label(labels, int(probability >= 0.5)), "probability": probability}
     if task == "language-model":
         probabilities = _softmax(main[-1])  # after the last step
@@ -63,8 +77,15 @@ def task_result(task: str, outputs: Dict[str, np.ndarray], output_names: List[st
 
 
 def decoded_result(tokens: np.ndarray, tokenizer: Tokenizer) -> Dict[str, Any]:
+    """An endpoint's ``text`` reply for one row: its token ids and their text."""
     ids = [int(t) for t in tokens]
     return {"tokens": ids, "text": tokenizer.decode(ids) if tokenizer.ready else None}
+
+
+def continuation(prompt_key: str, prompt: str, tokens: np.ndarray, tokenizer: Tokenizer) -> Dict[str, Any]:
+    """An endpoint's ``continuation`` reply: the prompt, the prompt followed by the text of the
+    ids, and the ids."""
+    return {prompt_key: prompt, "text": prompt + tokenizer.decode([int(t) for t in tokens]), "tokens": tokens.tolist()}
 
 
 def elements(spec: Mapping[str, Any], sizes: Mapping[str, int]) -> int:
@@ -84,8 +105,13 @@ def results_bytes(task: str, outputs: Sequence[Mapping[str, Any]], row_steps: Se
     """The JSON size of ``task_result`` for rows of these lengths, at most."""
     if task in TENSOR_TASKS:
         return sum(tensors_bytes(outputs, [o["name"] for o in outputs], {"batch": 1, "time": steps}) for steps in row_steps)
-    per_step = 2 * JSON_BYTES_PER_NUMBER if task in STEP_TASKS else 0  # an id or value and its text
+    per_step = PER_STEP_BYTES if task in STEP_TASKS else 0
     return sum(RESULT_BYTES + top * 60 + per_step * steps for steps in row_steps)
+
+
+def text_bytes(row_steps: Sequence[int]) -> int:
+    """The JSON size of ``decoded_result`` for rows of these many ids, at most."""
+    return sum(RESULT_BYTES + PER_STEP_BYTES * steps for steps in row_steps)
 
 
 def check_reply(size: int, limit: int, hint: str) -> None:

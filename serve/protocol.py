@@ -26,7 +26,7 @@ _REASONS = {408: "Request Timeout", 429: "Too Many Requests", 431: "Request Head
 class ConnectionGuards:
     max_connections: int
     max_per_client: int
-    header_timeout_s: float = 10.0  # from connecting (or the last answer) to a request's complete headers
+    header_timeout_s: float  # from connecting (or the last answer) to a request's complete headers
     open: Counter = field(default_factory=Counter)
     total: int = 0
 

@@ -4,12 +4,14 @@ fuzzers (schemathesis) see what each endpoint takes and every error it can answe
 The server reads bodies itself (``serve.body``) rather than through pydantic models: it counts
 bytes while they stream and checks values against the bundle's manifest, which a static schema
 cannot express. These schemas describe the same rules, as far as JSON Schema can, and the
-server refuses whatever they refuse.
+server refuses whatever they refuse. The keys that fill an extra graph's scalar inputs (the
+/generate body, ``max_len`` beside raw /predict instances) come from the endpoints the served
+manifests record (``generate_body``, ``predict_body``).
 """
 
-from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence
+from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
-from serve.limits import SEED_MAX
+from serve.endpoints import GraphEndpoint, Parameter
 
 ERROR = {
     "type": "object",
@@ -53,10 +55,9 @@ PREDICT = {
         "inputs": _INPUTS,
         "outputs": _OUTPUTS,
         "top_k": _TOP_K,
-        "max_len": {"type": "integer", "minimum": 1, "description": "seq2seq: longest decoded text (default 2 x source + 2)"},
     },
     "oneOf": [{"required": ["instances"]}, {"required": ["inputs"]}],
-}
+}  # and the parameters of the graphs that answer raw instances (predict_body)
 
 STEP = {
     "type": "object",
@@ -65,18 +66,46 @@ STEP = {
     "oneOf": [{"required": ["instances"]}, {"required": ["inputs"]}],
 }
 
-GENERATE = {
-    "type": "object",
-    "required": ["prefix"],
-    "additionalProperties": False,
-    "properties": {
-        "prefix": {"type": "string", "minLength": 1},
-        "steps": {"type": "integer", "minimum": 1, "description": "tokens to generate (default 100)"},
-        "temperature": {"type": "number", "minimum": 0, "maximum": 1000, "description": "0 = greedy; else in [0.001, 1000] (default 1)"},
-        "top_k": {"type": "integer", "minimum": 0, "description": "sample among the k likeliest tokens; 0 = all"},
-        "seed": {"type": "integer", "minimum": 0, "maximum": SEED_MAX},
-    },
-}
+# An extra graph's endpoint as the served manifests record it, with its graph's input docs.
+Served = Tuple[GraphEndpoint, Mapping[str, str]]
+
+
+def _parameter(parameter: Parameter, doc: str) -> Dict[str, Any]:
+    node: Dict[str, Any] = {"type": "integer" if parameter.integer else "number", "minimum": 0 if parameter.zero else parameter.minimum}
+    if not isinstance(parameter.maximum, str):  # "max_sequence", "vocab": known to the server and the bundle
+        node["maximum"] = parameter.maximum
+    default = f"{parameter.per_step} x the longest instance + {parameter.default:g}" if parameter.per_step else f"{parameter.default:g}"
+    if parameter.zero:
+        high = parameter.maximum if isinstance(parameter.maximum, str) else f"{parameter.maximum:g}"
+        doc += f"; 0 or in [{parameter.minimum:g}, {high}]"
+    node["description"] = f"{doc} (default {default})"
+    return node
+
+
+def predict_body(served: Iterable[Served]) -> Dict[str, Any]:
+    """PREDICT with the keys of the graphs that answer raw instances in place of forward."""
+    properties = dict(PREDICT["properties"])  # type: ignore[call-overload]
+    for endpoint, docs in served:
+        for parameter in endpoint.parameters:
+            properties.setdefault(parameter.name, _parameter(parameter, f"{endpoint.graph}: {docs.get(parameter.name, '')}"))
+    return {**PREDICT, "properties": properties}
+
+
+def generate_body(served: Iterable[Served]) -> Dict[str, Any]:
+    """A /generate body: the prompt under the name of each served graph's token input, and the
+    keys of its scalar inputs."""
+    properties: Dict[str, Any] = {}
+    prompts = set()
+    for endpoint, docs in served:
+        prompt = endpoint.prompt["name"]
+        prompts.add(prompt)
+        properties.setdefault(prompt, {"type": "string", "minLength": 1, "description": f"text, its tokens as {prompt!r}: {docs.get(prompt, '')}"})
+        for parameter in endpoint.parameters:
+            properties.setdefault(parameter.name, _parameter(parameter, docs.get(parameter.name, "")))
+    body: Dict[str, Any] = {"type": "object", "additionalProperties": False, "properties": properties}
+    if len(prompts) == 1:
+        body["required"] = sorted(prompts)
+    return body
 
 REPLY = {"type": "object", "required": ["model"], "properties": {"model": {"type": "string"}}}
 SESSION = {"type": "object", "required": ["model", "session"], "properties": {"model": {"type": "string"}, "session": {"type": "string"}}}

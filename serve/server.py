@@ -13,7 +13,6 @@ import gc
 import logging
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable, Dict, List, Optional, Sequence
 
 import numpy as np
@@ -23,17 +22,26 @@ from starlette.requests import ClientDisconnect
 
 from export.feeds import InputError
 from serve import memory
-from serve.answers import decode_feeds, decode_results, decode_rows, forward_results, forward_rows, generate_feeds, generated, row_steps
+from serve.answers import (
+    forward_results,
+    forward_rows,
+    instance_feeds,
+    instance_results,
+    instance_rows,
+    prompt_feeds,
+    prompt_reply,
+    row_steps,
+)
 from serve.batching import Batcher, BatchPolicy
 from serve.body import BodyBudgets, RequestError, integer, names, read_json
 from serve.budget import ByteBudget, Ticket
+from serve.endpoints import GraphEndpoint, endpoints
 from serve.inputs import (
     Tokenizer,
     explicit_feeds,
     symbolic_sizes,
-    zero_state,
 )
-from serve.limits import Limits
+from serve.limits import Settings
 from serve.metrics import Metrics
 from serve.model import ServedModel
 from serve.outputs import (
@@ -44,26 +52,19 @@ from serve.outputs import (
     task_result,
     tensor_json,
     tensors_bytes,
+    text_bytes,
 )
 from serve.sessions import SessionStore
+from zoo.store import zero_state
 
 log = logging.getLogger("zoo.serve")
 
-PREDICT_KEYS = ("instances", "inputs", "outputs", "top_k", "max_len")
+PREDICT_KEYS = ("instances", "inputs", "outputs", "top_k")  # and the parameters of a graph that answers raw instances
 STEP_KEYS = ("instances", "inputs", "outputs", "top_k")
-GENERATE_KEYS = ("prefix", "steps", "temperature", "top_k", "seed")
 BODIES_AT_ONCE = 4  # bodies of the largest allowed size parsed and held together
 READING_BYTES = 32 * 1024 * 1024  # bodies still arriving, past each one's first 64 KiB
 TOP_MAX = 100
 TENSORS_HINT = 'ask for fewer tensors with "outputs": [...], or send "instances" for top-k results'
-
-
-@dataclass(frozen=True)
-class Settings:
-    max_batch: int = 32  # rows per model run; 1 turns batching off
-    max_delay_ms: float = 5.0
-    limits: Limits = field(default_factory=Limits)
-    workers: int = 2  # threads running models
 
 
 def error_response(status: int, message: str, headers: Optional[Dict[str, str]] = None) -> JSONResponse:
@@ -78,6 +79,8 @@ class Server:
         self.settings = settings
         self.limits = settings.limits
         self.tokenizers = {m.name: Tokenizer(m.manifest.get("tokenizer"), m.manifest.get("vocabulary")) for m in models}
+        # route -> the extra graph that answers it, per model (serve.endpoints)
+        self.endpoints: Dict[str, Dict[str, GraphEndpoint]] = {m.name: endpoints(m.manifest, m.bundle) for m in models}
         self.sessions = SessionStore(self.limits.max_sessions, self.limits.max_session_bytes, self.limits.session_ttl_s)
         self.metrics = Metrics()
         self.executor = ThreadPoolExecutor(settings.workers, thread_name_prefix="zoo-model")
@@ -94,7 +97,7 @@ class Server:
         gc.freeze()
         policy = BatchPolicy(self.settings.max_batch, self.settings.max_delay_ms / 1000, self.limits.max_tokens, self.settings.workers)
         for name, model in self.models.items():
-            batcher = Batcher(model.graph(), model.state_pairs, model.ragged, lambda feeds, m=model: m.start(feeds, self.executor),
+            batcher = Batcher(model.graph(), model.pairs(), lambda feeds, m=model: m.start(feeds, self.executor),
                               policy, lambda size, name=name: self.metrics.batch.labels(name).observe(size))  # fmt: skip
             batcher.start()
             self.batchers[name] = batcher
@@ -157,29 +160,30 @@ class Server:
 
     async def predict(self, name: str, request: Request) -> Dict[str, Any]:
         model = self.model(name)
-        body = await self.body(request, PREDICT_KEYS)
+        served = self.endpoints[name].get("predict")  # the graph that answers raw instances, if not forward
+        extra = tuple(p.name for p in served.parameters) if served else ()
+        body = await self.body(request, PREDICT_KEYS + extra)
         top = integer(body, "top_k", TOP, 1, TOP_MAX)
         if ("inputs" in body) == ("instances" in body):
             raise RequestError(400, 'send either "instances" (raw) or "inputs" (explicit tensors), not both or neither')
         if "inputs" in body:
-            return await self._explicit(model, body)
+            return await self._explicit(model, body, extra)
         if "outputs" in body:
             raise RequestError(400, '"outputs" selects the tensors of an explicit request ("inputs"); raw instances get results')
-        if model.task == "seq2seq":
-            return {"model": name, "results": await self._decode(model, body)}
-        if "max_len" in body:
-            raise RequestError(400, '"max_len" is for seq2seq models only')
+        if served is not None:
+            return {"model": name, "results": await self._instances(model, served, body)}
         tokenizer = self.tokenizers[name]
         raw = forward_rows(model, body, tokenizer, self.limits)
         check_reply(results_bytes(model.task, model.graph()["outputs"], row_steps(raw.rows), top), self.limits.max_reply_bytes, "send fewer instances")
         outputs = await self.batchers[name].submit(raw.rows)
         return {"model": name, "results": forward_results(model, outputs, raw.unknown, tokenizer, top)}
 
-    async def _explicit(self, model: ServedModel, body: Dict[str, Any]) -> Dict[str, Any]:
-        if "max_len" in body:
-            raise RequestError(400, '"max_len" is for raw seq2seq instances; explicit tensors run the forward graph')
+    async def _explicit(self, model: ServedModel, body: Dict[str, Any], extra: Sequence[str]) -> Dict[str, Any]:
+        given = [key for key in extra if key in body]
+        if given:
+            raise RequestError(400, f'"{given[0]}" is for raw instances; explicit tensors run the forward graph')
         graph = model.graph()
-        feeds = explicit_feeds(body, graph, model.state_pairs, model.ragged, self.limits)
+        feeds = explicit_feeds(body, graph, model.pairs(), self.limits)
         every = [o["name"] for o in graph["outputs"]]
         wanted = names(body, "outputs", every, every) or []
         sizes = symbolic_sizes(graph["inputs"], feeds)
@@ -187,29 +191,33 @@ class Server:
         outputs = await self.run(model, feeds)
         return {"model": model.name, "outputs": {k: tensor_json(outputs[k]) for k in wanted}}
 
-    async def _decode(self, model: ServedModel, body: Dict[str, Any]) -> List[Dict[str, Any]]:
-        if "decode" not in model.runners:
-            raise RequestError(404, f"{model.name}'s bundle has no decode graph for this runtime")
+    async def _instances(self, model: ServedModel, served: GraphEndpoint, body: Dict[str, Any]) -> List[Dict[str, Any]]:
+        """Raw instances through the extra graph that answers them in place of forward."""
+        if served.graph not in model.runners:
+            raise RequestError(404, f"{model.name}'s bundle has no {served.graph} graph for this runtime")
         tokenizer = self.tokenizers[model.name]
-        raw = decode_rows(model, body, tokenizer, self.limits)
-        feeds = decode_feeds(model, raw.rows, body, self.limits)
-        max_len = int(feeds["max_len"])
-        check_reply(results_bytes(model.task, model.graph("decode")["outputs"], [max_len] * len(raw.rows), 0), self.limits.max_reply_bytes, "send fewer instances or a smaller max_len")
-        return decode_results(await self.run(model, feeds, "decode"), tokenizer)
+        raw = instance_rows(model, served, body, tokenizer, self.limits)
+        feeds = instance_feeds(model, served, raw.rows, body, self.limits)
+        graph = model.graph(served.graph)
+        output = next(o for o in graph["outputs"] if o["name"] == served.output)
+        ids = elements(output, {**symbolic_sizes(graph["inputs"], feeds), "batch": 1})  # per row
+        hint = f"send fewer instances or a smaller {', '.join(p.name for p in served.parameters) or 'instance'}"
+        check_reply(text_bytes([ids] * len(raw.rows)), self.limits.max_reply_bytes, hint)
+        return instance_results(served, await self.run(model, feeds, served.graph), tokenizer)
 
     async def generate(self, name: str, request: Request) -> Dict[str, Any]:
         model = self.model(name)
-        if "generate" not in model.runners:
-            raise RequestError(404, f"{name} has no generate graph (only the character language models do)")
-        body = await self.body(request, GENERATE_KEYS)
+        served = self.endpoints[name].get("generate")
+        if served is None or served.graph not in model.runners:
+            raise RequestError(404, f"{name} has no generate graph; GET /v1/models lists each model's graphs")
+        body = await self.body(request, served.keys)
         tokenizer = self.tokenizers[name]
-        feeds = generate_feeds(model, body, tokenizer, self.limits)
-        tokens = (await self.run(model, feeds, "generate"))["tokens"][0]
-        return generated(model, body["prefix"], tokens, tokenizer)
+        feeds = prompt_feeds(model, served, body, tokenizer, self.limits)
+        return prompt_reply(model, served, body, await self.run(model, feeds, served.graph), tokenizer)
 
     async def open_session(self, name: str) -> Dict[str, Any]:
         model = self.model(name)
-        if not model.state_pairs:
+        if not model.pairs().state:
             raise RequestError(404, f"{name} carries no state between calls; use /predict")
         key = self.sessions.open(name)
         self.metrics.sessions.set(self.sessions.count())
@@ -219,16 +227,16 @@ class Server:
         model = self.model(name)
         session = self.sessions.get(name, key)
         body = await self.body(request, STEP_KEYS)
-        graph = model.graph()
+        graph, pairs = model.graph(), model.pairs()
         top = integer(body, "top_k", TOP, 1, TOP_MAX)
-        returned = [o["name"] for o in graph["outputs"] if o["name"] not in model.state_pairs.values()]
+        returned = [o["name"] for o in graph["outputs"] if o["name"] not in pairs.state_input]
         wanted = names(body, "outputs", returned, []) or []  # the last step's top-k by default
         feeds, unknown = self._step_feeds(model, body)
         sizes = symbolic_sizes(graph["inputs"], feeds)
         batch = sizes.get("batch", 1)
         reply = tensors_bytes(graph["outputs"], wanted, sizes) + results_bytes(model.task, graph["outputs"], [sizes.get("time", 1)] * batch, top)
         check_reply(reply, self.limits.max_reply_bytes, 'ask for fewer tensors in "outputs" (the results hold the last step\'s top-k)')
-        state_outputs = [o for o in graph["outputs"] if o["name"] in model.state_pairs.values()]
+        state_outputs = [o for o in graph["outputs"] if o["name"] in pairs.state_input]
         new_bytes = sum(elements(o, sizes) * np.dtype(o["dtype"]).itemsize for o in state_outputs)
         async with session.lock:
             if session.state is not None:
@@ -239,7 +247,7 @@ class Server:
             self.sessions.reserve(session, new_bytes)
             try:
                 outputs = await self.run(model, feeds)
-                session.state = {i: outputs[o] for i, o in model.state_pairs.items()}
+                session.state = {i: outputs[o] for i, o in pairs.state}
             finally:
                 session.reserved = 0
             session.steps += sizes.get("time", 0)
@@ -247,7 +255,7 @@ class Server:
         results = []
         for row in range(batch):  # the state outputs stay with the session
             arrays = {k: np.take(v, row, axis=_batch_axis(graph, k)) for k, v in outputs.items() if k in returned}
-            results.append(task_result(model.task, arrays, returned, labels, tokenizer, top))
+            results.append(task_result(model.task, arrays, [o for o in graph["outputs"] if o["name"] in returned], labels, tokenizer, top))
         if unknown:
             results[0]["unknown_tokens"] = unknown
         reply_body: Dict[str, Any] = {"model": name, "session": key, "steps": session.steps, "results": results}
@@ -261,14 +269,15 @@ class Server:
         if ("inputs" in body) == ("instances" in body):
             raise RequestError(400, 'send either "instances" (one chunk) or "inputs" (explicit tensors), not both or neither')
         if "inputs" in body:  # state given here is replaced by the session's after the first chunk
-            return explicit_feeds(body, graph, model.state_pairs, model.ragged, self.limits), 0
+            return explicit_feeds(body, graph, model.pairs(), self.limits), 0
         raw = forward_rows(model, body, self.tokenizers[model.name], self.limits)
         if len(raw.rows) != 1:
             raise RequestError(422, "a session step takes one instance: the next chunk of its sequence")
         feeds = {k: v[None] for k, v in raw.rows[0].items()}
-        for lengths, sequence in model.ragged.items():
+        pairs = model.pairs()
+        for lengths, sequence in pairs.ragged:
             feeds[lengths] = np.array([feeds[sequence].shape[1]], dtype=np.int64)
-        feeds.update({t["name"]: zero_state(t, 1) for t in graph["inputs"] if t["name"] in model.state_pairs})
+        feeds.update({t["name"]: zero_state(t, {"batch": 1}) for t in graph["inputs"] if t["name"] in pairs.state_output})
         return feeds, raw.unknown[0]
 
     async def close_session(self, name: str, key: str) -> Dict[str, Any]:

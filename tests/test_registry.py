@@ -40,6 +40,22 @@ def test_unknown_task_is_refused():
         register_model(fake)
 
 
+@pytest.mark.parametrize(
+    "declared,message",
+    [
+        ({"data_fields": {"vocab_size": "vocab"}}, "'vocab_size' is not a config field"),
+        ({"data_fields": {"hidden_size": "colours"}}, r"unknown data sizes \['colours'\]"),
+        ({"embedding_field": "embedding_dim"}, "'embedding_dim' is not a config field"),
+    ],
+)
+def test_data_fields_and_embedding_field_must_name_config_fields_and_known_sizes(declared, message):
+    """A typo in a model's declarations fails when it registers, not in the middle of a run."""
+    spec = zoo.get_spec("manual-lstm")
+    fake = ModelSpec(**{**spec.__dict__, "name": "bad-declaration-model", **declared})
+    with pytest.raises(ValueError, match=message):
+        register_model(fake)
+
+
 def test_unknown_name_suggests_the_closest():
     with pytest.raises(UnknownModelError, match=r"unknown model 'manual-lstn' \(did you mean 'manual-lstm'"):
         zoo.get_spec("manual-lstn")

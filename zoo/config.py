@@ -1,10 +1,15 @@
-"""Config overrides given as text (``--set key=value``), checked against a config dataclass."""
+"""The config a model is trained or exported with: its recipe's values, the sizes its data
+dictates, and the user's overrides given as text (``--set key=value``), checked against the
+config dataclass."""
 
 import dataclasses
 import typing
-from typing import Any, Dict, List
+from typing import TYPE_CHECKING, Any, Dict, List
 
-from zoo.registry import ModelSpec
+from zoo.registry import Config, ModelSpec
+
+if TYPE_CHECKING:
+    from zoo.data import DataSet
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
@@ -52,3 +57,23 @@ def parse_overrides(spec: ModelSpec, items: List[str]) -> Dict[str, Any]:
             spec.make_config(**{key: value})  # raises the unknown-field error with a suggestion
         overrides[key] = _convert(spec, fields[key], value)
     return overrides
+
+
+def model_config(
+    spec: ModelSpec, data: "DataSet", recipe_config: Dict[str, Any], user: Dict[str, Any]
+) -> Config:
+    """The recipe's overrides, then the sizes the data dictates (the fields the spec's
+    ``data_fields`` declare), then the user's ``--set``.
+
+    A ``--set`` that contradicts the data (``num_classes=5`` for 18 languages) is refused.
+    """
+    fields = {f.name for f in spec.config_fields()}
+    values = {k: v for k, v in recipe_config.items() if k in fields}
+    for key, size in spec.data_config(data.dims).items():
+        if key in user and user[key] != size:
+            raise ValueError(
+                f"--set {key}={user[key]} contradicts the data: {data.name} needs {key}={size}"
+            )
+        values[key] = size
+    values.update(user)
+    return spec.make_config(**values)

@@ -2,17 +2,19 @@
 
 The reference is the eager model on the CPU in float64; compared are the eager and scripted
 models on the device in float32 (TF32 off, so that matrix products are true float32), and the
-extra scripted loops (``generate``, ``decode``) token for token.
+spec's extra graphs (``ModelSpec.graphs``: ``generate``, ``decode``, ...) token for token on
+their verification cases.
 """
 
 import copy
 from dataclasses import dataclass, field
-from typing import Dict, List
+from typing import Any, Dict, List
 
 import torch
+from torch import nn
 
-from zoo.registry import get_spec
-from zoo.scriptcheck import flatten
+from zoo.registry import Config, ModelSpec, get_spec
+from zoo.store import flatten
 
 
 @dataclass
@@ -20,7 +22,7 @@ class DeviceReport:
     model: str
     device: str
     max_abs_error: Dict[str, float] = field(default_factory=dict)  # "eager:logits" -> error
-    loops_equal: Dict[str, bool] = field(default_factory=dict)  # "generate" -> same tokens
+    loops_equal: Dict[str, bool] = field(default_factory=dict)  # "generate(b1-t1-greedy)" -> same tokens
     problems: List[str] = field(default_factory=list)
 
     def passed(self, atol: float) -> bool:
@@ -64,27 +66,26 @@ def check_device(
                         report.problems.append(f"{label}:{out_name} came back on {got.device}")
                     error = (got.cpu().double() - expected).abs().max().item() if got.numel() else 0.0
                     report.max_abs_error[f"{label}:{out_name}"] = error
-            _compare_loops(name, model, runs["scripted"], target, report)
+            _compare_graphs(spec, config, model, runs["scripted"], target, report)
     finally:
         torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = previous_tf32
     return report
 
 
-def _compare_loops(name, cpu_model, device_scripted, target, report: DeviceReport) -> None:  # type: ignore[no-untyped-def]
-    """The scripted loops on the device pick the same tokens as the eager loops on the CPU."""
-    methods = get_spec(name).methods
-    generator = torch.Generator().manual_seed(1)
-    if "generate" in methods:
-        vocab = get_spec(name).make_config().vocab_size
-        prefix = torch.randint(0, vocab, (3, 5), generator=generator)
-        for temperature, top_k in ((0.0, 0), (1.0, 0), (0.8, 10)):
-            expected = cpu_model.generate(prefix, 30, temperature, top_k, 7)
-            got = device_scripted.generate(prefix.to(target), 30, temperature, top_k, 7)
-            report.loops_equal[f"generate(t={temperature}, k={top_k})"] = torch.equal(got.cpu(), expected)
-    if "decode" in methods:
-        config = get_spec(name).make_config()
-        src = torch.randint(3, config.src_vocab_size, (3, 6), generator=generator)
-        lengths = torch.tensor([6, 2, 4])
-        expected = cpu_model.decode(src, lengths, 12)
-        got = device_scripted.decode(src.to(target), lengths.to(target), 12)
-        report.loops_equal["decode"] = torch.equal(got.cpu(), expected)
+def _compare_graphs(
+    spec: ModelSpec, config: Config, cpu_model: nn.Module, device_scripted: Any, target: torch.device,
+    report: DeviceReport,
+) -> None:  # fmt: skip
+    """Each extra graph, scripted on the device, gives the same outputs as eagerly on the CPU, on
+    its verification cases (its example, batch 3 x time 6, when it declares none)."""
+    for graph in spec.graphs:
+        if graph.cases is not None:
+            cases = list(graph.cases(config))
+        else:
+            cases = [("b3-t6", graph.example(config, 3, 6, torch.Generator().manual_seed(1)))]
+        for label, args in cases:
+            expected = flatten(graph.call(cpu_model, args))
+            got = flatten(graph.call(device_scripted, _to(args, target, torch.float32)))
+            report.loops_equal[f"{graph.name}({label})"] = len(got) == len(expected) and all(
+                torch.equal(g.cpu(), e) for g, e in zip(got, expected)
+            )

@@ -10,9 +10,9 @@ from dataclasses import dataclass, field
 from typing import Any, List, Tuple
 
 import torch
-from torch import Tensor
 
 from zoo.registry import Config, get_spec
+from zoo.store import flatten
 
 
 @dataclass
@@ -42,15 +42,6 @@ class ScriptCheckReport:
             o.max_abs_diff <= self.atol and o.reload_max_abs_diff <= self.atol
             for o in self.outputs
         )
-
-
-def flatten(value: Any) -> List[Tensor]:
-    """Tensors of a nested tuple/list output, depth first (the order ONNX export uses)."""
-    if isinstance(value, Tensor):
-        return [value]
-    if isinstance(value, (tuple, list)):
-        return [t for item in value for t in flatten(item)]
-    raise TypeError(f"unexpected output type {type(value).__name__}")
 
 
 def _timed(fn: Any, args: Tuple[Any, ...]) -> Tuple[Any, float]:

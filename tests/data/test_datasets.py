@@ -44,7 +44,7 @@ def test_names_split_keeps_every_name_on_one_side():
     assert not sides["train"] & sides["test"]
     assert not sides["train"] & sides["val"]
     assert not sides["val"] & sides["test"]
-    assert len(data.labels) == 18 and data.dims == {"vocab_size": len(data.vocab), "num_classes": 18}
+    assert len(data.labels) == 18 and data.dims == {"vocab": len(data.vocab), "classes": 18}
     # Deduplicated within a language: no (name, language) pair twice.
     pairs = [(tuple(i), l) for s in data.splits.values() for i, l in zip(s.ids, s.labels)]
     assert len(pairs) == len(set(pairs)) == 18013

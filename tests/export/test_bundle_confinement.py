@@ -13,7 +13,7 @@ import pytest
 from typer.testing import CliRunner
 
 from export.bundle import export_bundle
-from export.files import BundleError, check_files, read_manifest, sha256
+from zoo.store import BundleError, check_files, read_manifest, sha256
 from export.source import from_registry
 from zoo.cli import app
 

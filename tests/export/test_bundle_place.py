@@ -18,7 +18,7 @@ import torch
 from typer.testing import CliRunner
 
 from export.bundle import export_bundle
-from export.files import check_files, read_manifest
+from zoo.store import check_files, read_manifest
 from export.source import from_registry
 from zoo.cli import app
 

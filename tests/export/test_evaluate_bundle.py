@@ -17,11 +17,10 @@ import pytest
 from typer.testing import CliRunner
 
 from export.bundle import export_bundle
-from export.evaluate import evaluate_bundle
 from export.quantize import INT8_FILE
 from export.source import from_registry, from_run
 from zoo.cli import app
-from zoo.train.evaluate import evaluate_run
+from zoo.train.evaluate import evaluate_bundle, evaluate_run
 from zoo.train.loop import TrainRequest, train
 
 runner = CliRunner()

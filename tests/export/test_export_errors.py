@@ -11,13 +11,12 @@ from typer.testing import CliRunner
 
 from export.bundle import export_bundle
 from export.feeds import InputError, check_feeds
-from export.files import BundleError, file_entries, read_manifest
 from export.onnx_export import ExportError
 from export.parity import verify_bundle
 from export.runtimes import RuntimeUnavailable
 from export.source import SourceError, from_registry, load_source
 from zoo.cli import app
-from zoo.train.checkpoint import write_json
+from zoo.store import BundleError, file_entries, read_manifest, write_json
 from zoo.train.loop import TrainRequest, train
 
 runner = CliRunner()

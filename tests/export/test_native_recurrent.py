@@ -15,14 +15,13 @@ from typer.testing import CliRunner
 
 import zoo
 from export.bundle import export_bundle
-from export.files import file_entries, read_manifest
 from export.native_layers import NativeLSTM, NativeRNN, onnx_gate_order
 from export.parity import verify_bundle
 from export.source import Source, from_registry
 from export.tolerances import Tolerances
 from zoo import nn as znn
 from zoo.cli import app
-from zoo.train.checkpoint import write_json
+from zoo.store import file_entries, read_manifest, write_json
 
 runner = CliRunner()
 RECURRENT = [n for n in zoo.list_models() if any(d == "time" for t in zoo.get_spec(n).signature(zoo.get_spec(n).make_config()).inputs for d in t.shape)]

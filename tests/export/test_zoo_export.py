@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 
 import zoo
 from export.bundle import export_bundle
-from export.files import read_manifest, sha256
+from zoo.store import read_manifest, sha256
 from export.parity import recurrent_nodes
 from export.source import from_registry
 from export.vectors import read_vector

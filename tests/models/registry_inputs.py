@@ -9,7 +9,7 @@ from torch import Tensor
 
 import zoo
 from zoo.registry import Dim, Signature
-from zoo.scriptcheck import flatten
+from zoo.store import flatten, unflatten
 
 
 def is_time(dim: Dim) -> bool:
@@ -30,20 +30,6 @@ def axis_of(shape: Sequence[Dim], predicate) -> int:  # type: ignore[no-untyped-
     return matches[0]
 
 
-def unflatten(flat: List[Tensor], like: Any) -> Any:
-    """Rebuilds ``like``'s nesting (tensors, tuples) from ``flat`` tensors, in order."""
-    queue = list(flat)
-
-    def take(item: Any) -> Any:
-        if isinstance(item, Tensor):
-            return queue.pop(0)
-        return type(item)(take(x) for x in item)
-
-    rebuilt = take(like)
-    assert not queue
-    return rebuilt
-
-
 def named_inputs(name: str, batch: int, time: int, seed: int = 0) -> Tuple[Any, Dict[str, Tensor]]:
     """The spec's example arguments, and the same tensors by input name."""
     spec = zoo.get_spec(name)
@@ -55,7 +41,7 @@ def named_inputs(name: str, batch: int, time: int, seed: int = 0) -> Tuple[Any, 
 
 def call(model: Any, like: Any, inputs: Dict[str, Tensor]) -> List[Tensor]:
     """Runs ``model`` on ``inputs`` (by name, in the signature's order), flat outputs."""
-    return flatten(model(*unflatten(list(inputs.values()), like)))
+    return flatten(model(*unflatten(like, list(inputs.values()))))
 
 
 def seeded_model(name: str, seed: int = 0) -> torch.nn.Module:

@@ -5,7 +5,7 @@ import torch
 
 import zoo
 from zoo.config import parse_overrides
-from zoo.scriptcheck import flatten
+from zoo.store import flatten
 
 
 @pytest.mark.parametrize("freeze", [True, False])

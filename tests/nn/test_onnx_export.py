@@ -19,7 +19,7 @@ import torch
 from torch import nn
 
 import zoo
-from zoo.scriptcheck import flatten
+from zoo.store import flatten
 
 CASES = {
     "one-layer-batch-first": {"num_layers": 1, "batch_first": True, "bidirectional": False},

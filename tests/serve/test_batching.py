@@ -7,6 +7,7 @@ import asyncio
 import numpy as np
 
 from serve.batching import Batcher, BatchPolicy, _Pending
+from zoo.store import Pairs
 
 GRAPH = {
     "inputs": [{"name": "tokens", "dtype": "int64", "shape": ["batch", "time"]},
@@ -16,7 +17,7 @@ GRAPH = {
 
 
 def _batcher(max_batch: int, max_tokens: int, run=None) -> Batcher:  # type: ignore[no-untyped-def]
-    return Batcher(GRAPH, {}, {"lengths": "tokens"}, run, BatchPolicy(max_batch, 0.0, max_tokens, 2))
+    return Batcher(GRAPH, Pairs(ragged=(("lengths", "tokens"),)), run, BatchPolicy(max_batch, 0.0, max_tokens, 2))
 
 
 def test_batches_never_pad_past_the_budget_and_keep_every_row_once():

@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from export.files import BundleError
+from zoo.store import BundleError
 from serve.model import load_model
 from tests.serve.conftest import rss_mib, running_server
 from zoo.cli import app

@@ -16,9 +16,10 @@ from safetensors.torch import load_file
 from typer.testing import CliRunner
 
 from zoo.cli import app
+from zoo.config import model_config
 from zoo.data import load_dataset
 from zoo.registry import get_spec
-from zoo.train import rundir, tasks
+from zoo.train import tasks
 from zoo.train.loop import TrainRequest, train
 
 ZOO = [sys.executable, "-m", "zoo"]
@@ -42,7 +43,7 @@ def test_shares_of_a_batch_sum_to_the_loss_of_the_whole_batch():
     for name, overrides, power in cases:
         spec = get_spec(name)
         data = load_dataset(spec.default_data)
-        config = rundir.model_config(spec, data, {}, overrides)
+        config = model_config(spec, data, {}, overrides)
         task = tasks.make_task(spec, config, data, torch.device("cpu"))
         if power:
             task.weight_classes(power)

@@ -11,6 +11,7 @@ from safetensors.torch import load_file
 from typer.testing import CliRunner
 
 from zoo.cli import app
+from zoo.store import atomic
 from zoo.train import checkpoint, rundir
 from zoo.train.loop import TrainRequest, train
 
@@ -97,7 +98,7 @@ def test_full_disk_is_one_line_and_keeps_the_last_checkpoint(tmp_path, monkeypat
     run = tmp_path / "run"
     train(TrainRequest("linear-regression", epochs=1, limit_batches=2, out=run))
     trainer, weights = _trainer(run), load_file(str(run / "last" / "weights.safetensors"))
-    real = checkpoint.write_bytes
+    real = atomic.write_bytes
 
     def disk_full_at_victim(path, data):
         if f"{path.parent.name}/{path.name}".startswith(victim) or path.name.startswith(victim):
@@ -105,7 +106,7 @@ def test_full_disk_is_one_line_and_keeps_the_last_checkpoint(tmp_path, monkeypat
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
         real(path, data)
 
-    monkeypatch.setattr(checkpoint, "write_bytes", disk_full_at_victim)
+    monkeypatch.setattr(atomic, "write_bytes", disk_full_at_victim)
     command = ["train", "linear-regression", "--out", str(run), "--resume", "--epochs", "2"]
     result = runner.invoke(app, command)
     assert result.exit_code == 1
@@ -113,6 +114,6 @@ def test_full_disk_is_one_line_and_keeps_the_last_checkpoint(tmp_path, monkeypat
     assert sorted(p.name for p in run.iterdir()) == ["config.json", "curves.png", "last", "metrics.jsonl", "weights.safetensors"]
     assert _trainer(run) == trainer
     assert load_file(str(run / "last" / "weights.safetensors")).keys() == weights.keys()
-    monkeypatch.setattr(checkpoint, "write_bytes", real)
+    monkeypatch.setattr(atomic, "write_bytes", real)
     assert runner.invoke(app, command).exit_code == 0
     assert _trainer(run)["epoch"] == 2

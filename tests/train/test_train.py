@@ -10,8 +10,11 @@ from typer.testing import CliRunner
 
 import zoo
 from zoo.cli import app
+from zoo.rebuild import load_run
+from zoo.recipe import Recipe
 from zoo.train import tasks
 from zoo.train.loop import TrainRequest, train
+from zoo.train.tasks.augment import shift_images
 
 runner = CliRunner()
 TRAINABLE = [n for n in zoo.list_models() if zoo.get_spec(n).default_data]
@@ -66,7 +69,7 @@ def test_every_model_trains_on_its_default_data(name, tmp_path):
         if isinstance(value, float):
             assert value == value and abs(value) != float("inf")
     # The best weights rebuild the model from config.json alone.
-    _, _, _, model = zoo.train.rundir.load_run(run)
+    _, _, _, model = load_run(run)
     assert sum(p.numel() for p in model.parameters()) > 0
 
 
@@ -226,7 +229,7 @@ def test_evaluate_prints_the_test_metrics(tmp_path):
 
 def test_linear_regression_learns_y_equals_2x(tmp_path):
     result = train(TrainRequest("linear-regression", out=tmp_path / "run"))
-    _, _, _, model = zoo.train.rundir.load_run(tmp_path / "run")
+    _, _, _, model = load_run(tmp_path / "run")
     assert result.test["rmse"] < 0.05
     assert abs(model.linear.weight.item() - 2.0) < 0.05
 
@@ -244,9 +247,10 @@ def test_class_weights_follow_inverse_frequency():
     assert abs(weights.mean().item() - 1.0) < 1e-6
     expected = counts.pow(-0.5) / counts.pow(-0.5).mean()
     torch.testing.assert_close(weights.double(), expected, atol=1e-6, rtol=0)
-    with pytest.raises(ValueError, match="needs a multi-class classifier"):
-        tasks.make_task(get_spec("sentiment-lstm"), get_spec("sentiment-lstm").make_config(), load_dataset("sentiment"),
-                        torch.device("cpu")).weight_classes(0.5)  # fmt: skip
+    binary = tasks.make_task(get_spec("sentiment-lstm"), get_spec("sentiment-lstm").make_config(), load_dataset("sentiment"),
+                             torch.device("cpu"))  # fmt: skip
+    with pytest.raises(ValueError, match="--class-weight-power needs a multi-class classifier, not a binary-classification model"):
+        binary.configure(Recipe(class_weight_power=0.5))
 
 
 def test_resume_with_another_config_is_refused(tmp_path):
@@ -269,11 +273,32 @@ def test_logit_adjustment_offsets_are_tau_log_prior():
     torch.testing.assert_close(task.logit_offsets.double(), 0.5 * (counts / counts.sum()).log(), atol=1e-6, rtol=0)
 
 
+def test_every_task_but_the_encoder_has_a_task_class():
+    from zoo.registry import TASKS
+
+    assert set(tasks.TASK_CLASSES) == set(TASKS) - {"encoder"}
+    for cls in tasks.TASK_CLASSES.values():
+        assert cls.kinds and cls.selection[0] and set(cls.options) <= set(tasks.base.TASK_OPTIONS)
+
+
+def test_a_sequence_model_reads_an_image_row_by_row_and_gets_lengths_by_name():
+    """The lengths go to the input the signature pairs with the data input (its ragged pair)."""
+    from zoo.data import load_dataset
+    from zoo.registry import get_spec
+
+    spec = get_spec("lstm-classifier")
+    data = load_dataset("mnist")
+    task = tasks.make_task(spec, spec.make_config(), data, torch.device("cpu"))
+    (rows, lengths), target = task.collate(data.splits["train"], [0, 5, 9])
+    assert torch.equal(rows, data.splits["train"].inputs[[0, 5, 9], 0])  # (3, 28 rows, 28 pixels)
+    assert lengths.tolist() == [28, 28, 28] and target.shape == (3,)
+
+
 def test_shift_augmentation_moves_whole_digits():
     images = torch.full((5, 1, 28, 28), -0.4242)
     images[:, :, 10:18, 10:18] = 2.0
     offsets = torch.tensor([[0, 0], [4, 4], [2, 2], [0, 4], [3, 1]])
-    shifted = tasks._shift_images(images, offsets, 2)
+    shifted = shift_images(images, offsets, 2)
     assert shifted.shape == images.shape
     for image, (dy, dx) in zip(shifted, offsets.tolist()):
         rows, cols = torch.nonzero(image[0] > 0, as_tuple=True)

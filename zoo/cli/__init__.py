@@ -35,7 +35,7 @@ app = typer.Typer(
     pretty_exceptions_show_locals=False,
 )
 app.add_typer(models.app, name="models")
-app.command("train")(train.train_command)
+app.command("train", cls=train.TrainCommand)(train.train_command)  # keeps its arguments for --nproc
 app.command("evaluate")(train.evaluate_command)
 app.command("export")(export.export_command)
 app.command("verify")(export.verify_command)

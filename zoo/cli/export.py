@@ -12,6 +12,7 @@ from typing import Annotated, Dict, Iterator, Optional
 import typer
 from rich.console import Console
 
+from export import formats
 from zoo.cli.console import console, err_console, fail, user_errors
 from zoo.cli.parity_table import failure_line, print_table, summary_line
 
@@ -47,7 +48,7 @@ def _terminate_unwinds(what: str) -> Iterator[None]:
 
 def export_command(
     source: Annotated[str, typer.Argument(metavar="RUN|MODEL", help="A run directory from `zoo train`, or a model name (seeded fresh weights).")],
-    format: Annotated[str, typer.Option("--format", help="torchscript, onnx, triton (a Triton model repository at --out) or all.")] = "all",
+    format: Annotated[str, typer.Option("--format", help=formats.help_text())] = formats.ALL,
     out: Annotated[Optional[Path], typer.Option(help="Bundle directory (default artifacts/MODEL).")] = None,
     opset: Annotated[int, typer.Option(min=13, help="ONNX opset.")] = 17,
     exporter: Annotated[str, typer.Option(help="ONNX exporter: auto, torchscript (keeps loops dynamic) or dynamo (loop-free models).")] = "auto",
@@ -109,13 +110,13 @@ def verify_command(
         except RuntimeUnavailable as exc:
             fail(str(exc))
         print_table(result, shown)
-        from export.files import read_manifest
+        from zoo.store import read_manifest
 
         print_recurrent(read_manifest(bundle), shown)
         if report == "-":
             sys.stdout.write(json.dumps(result.to_dict(), indent=2) + "\n")
         elif report is not None:
-            from zoo.train.checkpoint import write_json
+            from zoo.store import write_json
 
             write_json(Path(report), result.to_dict())
         else:

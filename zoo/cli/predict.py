@@ -66,7 +66,7 @@ def predict_command(
         text = takes_text(model.data_input())
         given = instances(inputs or [], lines, model.data_input(), pixels, max_sequence)
         with _output():
-            for source, result in model.predict(given, top_k, max_len):
+            for source, result in model.predict(given, top_k, {"max_len": max_len}):
                 shown = json.dumps(source[:60], ensure_ascii=False) if text else source  # a text's spaces stay visible
                 if as_json:
                     print(json.dumps({"input": source, **result}, ensure_ascii=False), flush=True)
@@ -90,7 +90,7 @@ def generate_command(
 
     with user_errors():
         model = LocalModel(bundle, runtime, allow_unverified)
-        reply = model.generate(prefix, steps, temperature, top_k, seed)
+        reply = model.generate({"prefix": prefix, "steps": steps, "temperature": temperature, "top_k": top_k, "seed": seed})
     with _output():
         if as_json:
             print(json.dumps(reply, ensure_ascii=False), flush=True)

@@ -1,26 +1,60 @@
-"""`zoo train MODEL` and `zoo evaluate RUN|BUNDLE`: thin wrappers over ``zoo.train`` and ``export.evaluate``."""
+"""`zoo train MODEL` and `zoo evaluate RUN|BUNDLE`: thin wrappers over ``zoo.train`` and ``export.evaluate``.
+
+The training options (``--epochs``, ``--lr``...) are the fields of ``zoo.recipe.Recipe``, made
+into options by ``zoo.cli.fields``; ``--nproc N`` relaunches `zoo train` with the arguments it
+was given, less ``--nproc`` (``TrainCommand`` keeps them).
+"""
 
 import re
 import subprocess
 from pathlib import Path
-from typing import Annotated, List, Optional
+from typing import Annotated, Any, Dict, List, Optional, Sequence, get_type_hints
 
 import typer
 from rich.table import Table
+from typer.core import TyperCommand
 
 from zoo.cli.console import console, fail, user_errors
+from zoo.cli.fields import options_from
 from zoo.cli.models import print_settings
 from zoo.config import parse_overrides
+from zoo.recipe import Recipe, options
 from zoo.registry import get_spec
+from zoo.store import is_bundle
 from zoo.train import distributed
 from zoo.train.batching import Shard
 from zoo.train.describe import announcement, config_settings, training_settings
-from zoo.train.evaluate import evaluate_run
+from zoo.train.evaluate import evaluate_bundle, evaluate_run
 from zoo.train.loop import TrainingFailed, TrainRequest, train
-from zoo.train.request import cli_arguments, stored_processes
+from zoo.train.request import stored_processes
 from zoo.train.setup import Run, device_for, prepare
 
 _UNITS = {"": 1.0, "s": 1.0, "m": 60.0, "h": 3600.0}
+_ARGUMENTS = "zoo.train.arguments"  # where TrainCommand keeps the arguments (the context's meta)
+_NPROC = "--nproc"
+
+
+class TrainCommand(TyperCommand):
+    """`zoo train`: keeps its arguments as given, for the processes ``--nproc`` launches."""
+
+    def parse_args(self, ctx: typer.Context, args: List[str]) -> List[str]:
+        ctx.meta[_ARGUMENTS] = list(args)
+        return super().parse_args(ctx, args)
+
+
+def without_nproc(arguments: Sequence[str]) -> List[str]:
+    """``arguments`` less every ``--nproc N`` and ``--nproc=N``: what each launched process is
+    given (it is one process of the N; on --resume it checks N against the run's)."""
+    kept: List[str] = []
+    skip = False
+    for argument in arguments:
+        if skip:
+            skip = False
+        elif argument == _NPROC:
+            skip = True  # and its value, the next argument
+        elif not argument.startswith(_NPROC + "="):
+            kept.append(argument)
+    return kept
 
 
 def parse_duration(text: str) -> float:
@@ -31,25 +65,14 @@ def parse_duration(text: str) -> float:
     return float(match.group(1)) * _UNITS[match.group(2)]
 
 
+@options_from(options(), get_type_hints(Recipe), into="recipe")
 def train_command(
+    ctx: typer.Context,
     model: Annotated[str, typer.Argument(metavar="MODEL", help="Model name, as `zoo models list` shows it.")],
     data: Annotated[Optional[str], typer.Option(help="Data set name, or a path to your files in the default data set's format.")] = None,
-    epochs: Annotated[Optional[int], typer.Option(help="Epochs (default: the model's recipe; on --resume, the run's).")] = None,
-    batch_size: Annotated[Optional[int], typer.Option(help="Global batch size (split across --nproc processes).")] = None,
-    lr: Annotated[Optional[float], typer.Option(help="Learning rate.")] = None,
-    optimizer: Annotated[Optional[str], typer.Option(help="adam or sgd.")] = None,
-    momentum: Annotated[Optional[float], typer.Option(help="SGD momentum.")] = None,
-    weight_decay: Annotated[Optional[float], typer.Option(help="L2 weight decay.")] = None,
-    clip: Annotated[Optional[float], typer.Option(help="Clip the gradient norm to this value.")] = None,
-    bptt: Annotated[Optional[int], typer.Option(help="Truncated-BPTT window (language models).")] = None,
-    schedule: Annotated[Optional[str], typer.Option(help="Learning-rate schedule: constant or cosine.")] = None,
-    class_weight_power: Annotated[Optional[float], typer.Option(help="Classifiers: weight each class by frequency^-power (0 = plain, 0.5 for unbalanced data).")] = None,
-    logit_adjustment: Annotated[Optional[float], typer.Option(help="Classifiers: train on logits + TAU*log(class prior) for balanced accuracy (0 = off).")] = None,
-    shift_augment: Annotated[Optional[int], typer.Option(help="Images: move each training image by up to N pixels (0 = off).")] = None,
-    label_smoothing: Annotated[Optional[float], typer.Option(help="Classifiers: smooth the training targets by this much (0 = off).")] = None,
+    recipe: Optional[Dict[str, Any]] = None,  # one option per Recipe field, given here as {name: value or None}
     set_: Annotated[Optional[List[str]], typer.Option("--set", metavar="KEY=VALUE", help="Config override key=value (repeatable); see `zoo models info`.")] = None,
     device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
-    seed: Annotated[Optional[int], typer.Option(help="Seed for weights, data order and dropout.")] = None,
     out: Annotated[Optional[Path], typer.Option(help="Run directory (default runs/MODEL).")] = None,
     resume: Annotated[bool, typer.Option("--resume", help="Continue the run in --out from its last checkpoint, with its own options.")] = False,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing run in --out (never a folder that is not a run).")] = False,
@@ -66,12 +89,9 @@ def train_command(
         overrides = parse_overrides(spec, set_ or [])
         limit = parse_duration(time_limit) if time_limit else None
         request = TrainRequest(
-            model=model, data=data, epochs=epochs, batch_size=batch_size, lr=lr, optimizer=optimizer,
-            momentum=momentum, weight_decay=weight_decay, clip=clip, bptt=bptt, schedule=schedule,
-            seed=seed, class_weight_power=class_weight_power, logit_adjustment=logit_adjustment,
-            shift_augment=shift_augment, label_smoothing=label_smoothing, overrides=overrides, device=device,
-            out=out, resume=resume, overwrite=overwrite, time_limit=limit, limit_batches=limit_batches,
-            embeddings=embeddings, freeze_embeddings=freeze_embeddings,
+            model=model, data=data, **(recipe or {}), overrides=overrides, device=device, out=out, resume=resume,
+            overwrite=overwrite, time_limit=limit, limit_batches=limit_batches, embeddings=embeddings,
+            freeze_embeddings=freeze_embeddings,
         )  # fmt: skip
         processes = 1 if distributed.launched() else _processes(request, nproc)  # launched: WORLD_SIZE
         if dry_run:
@@ -81,7 +101,8 @@ def train_command(
         if processes > 1:
             # Every check before the processes start: a mistake is one line, not N tracebacks.
             prepare(request, Shard(0, processes), device_for(request.device))
-            command = distributed.launcher_command(processes, cli_arguments(request, set_ or []))
+            arguments = without_nproc(ctx.meta[_ARGUMENTS])
+            command = distributed.launcher_command(processes, ["train", *arguments])
             raise typer.Exit(subprocess.call(command))
     try:
         with user_errors():
@@ -122,7 +143,6 @@ def evaluate_command(
     """Print the metrics of a run's best weights, or of its bundle, on one split of its data.
 
     A bundle runs in onnxruntime or TorchScript; the table is the same for both, to compare them."""
-    from export.evaluate import evaluate_bundle, is_bundle  # onnx and onnxruntime load only here
 
     with user_errors():
         if is_bundle(path):

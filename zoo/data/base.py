@@ -130,7 +130,9 @@ class DataSet:
     source: str  # where it was read from ("bundled" or the user's path)
     vocab: Optional[Vocabulary] = None
     labels: Optional[List[str]] = None
-    # Config fields the model must take from the data (vocab_size, num_classes, ...).
+    # The sizes the data fixes, by what they measure (zoo.registry.DATA_SIZES: "vocab",
+    # "classes", "features", "targets"); each model says which config field takes which
+    # (ModelSpec.data_fields), so a data set never names a model's field.
     dims: Dict[str, int] = field(default_factory=dict)
     split_rule: str = ""  # how the splits were made (documented in zoo/data/README.md)
     # How raw text becomes vocabulary tokens, for tools that meet raw text (the server):

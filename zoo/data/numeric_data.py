@@ -95,7 +95,7 @@ def load_mnist(root: Path, seed: int, source: str) -> DataSet:
         description="28x28 handwritten digits -> 0-9",
         source=source,
         labels=[str(d) for d in range(10)],
-        dims={"num_classes": 10},
+        dims={"classes": 10},
         split_rule=rule,
         pixels={"scale": 1 / 255, "mean": MNIST_MEAN, "std": MNIST_STD},
     )  # fmt: skip
@@ -154,7 +154,7 @@ def load_diabetes(path: Path, seed: int, source: str) -> DataSet:
         description="Pima Indians diabetes: 8 measurements -> onset within 5 years",
         source=source,
         labels=["no diabetes", "diabetes"],
-        dims={"in_features": 8},
+        dims={"features": 8},
         split_rule=f"stratified by outcome, 70/15/15, seed {seed}",
     )  # fmt: skip
 
@@ -203,6 +203,6 @@ def load_airline(path: Path, seed: int, source: str) -> DataSet:
         splits=splits,
         description="monthly airline passengers 1949-1960 (log changes, standardised) -> next month",
         source=source,
-        dims={"input_size": 1, "output_size": 1},
+        dims={"features": 1},
         split_rule="chronological: last 24 months test, 24 before validation, first 96 train",
     )

@@ -25,7 +25,7 @@ def make_hello() -> DataSet:
         source="generated",
         vocab=vocab,
         tokenizer=CHARACTERS,
-        dims={"vocab_size": 4, "hidden_size": 4},
+        dims={"vocab": len(vocab)},
         split_rule="one example, used for every split",
     )
 
@@ -52,7 +52,7 @@ def make_seq_reverse(seed: int, sizes=(8000, 1000, 1000), max_length: int = 10) 
         source="generated",
         vocab=vocab,
         tokenizer=CHARACTERS,
-        dims={"src_vocab_size": len(vocab), "tgt_vocab_size": len(vocab)},
+        dims={"vocab": len(vocab)},
         split_rule=f"generated: {sizes[0]}/{sizes[1]}/{sizes[2]} strings, seeds {seed}/{seed + 1}/{seed + 2}",
     )
 
@@ -79,6 +79,6 @@ def make_regression_toy(seed: int, binary: bool = False, count: int = 100) -> Da
         description="x -> pass (x > 2.5)" if binary else "x -> y = 2x",
         source="generated",
         labels=["fail", "pass"] if binary else None,
-        dims={"in_features": 1, "out_features": 1},
+        dims={"features": 1, "targets": 1},
         split_rule=f"generated: {count} points, x ~ U(0, 4), seed {seed}, 80/10/10",
     )

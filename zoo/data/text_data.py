@@ -78,7 +78,7 @@ def load_names(root: Path, seed: int, source: str) -> DataSet:
         vocab=vocab,
         tokenizer=CHARACTERS,
         labels=languages,
-        dims={"vocab_size": len(vocab), "num_classes": len(languages)},
+        dims={"vocab": len(vocab), "classes": len(languages)},
         split_rule=f"distinct names, stratified by first language, 80/10/10, seed {seed}",
     )
 
@@ -137,14 +137,14 @@ def load_sentiment(root: Path, seed: int, source: str) -> DataSet:
         vocab=vocab,
         tokenizer={"kind": "words", "lowercase": True, "pattern": _WORD.pattern},
         labels=["negative", "positive"],
-        dims={"vocab_size": len(vocab), "num_classes": 2},
+        dims={"vocab": len(vocab), "classes": 2},
         split_rule=f"stratified by site and label, 80/10/10, seed {seed}; vocabulary from train",
     )
 
 
 def load_shakespeare(path: Path, seed: int, source: str) -> DataSet:
     """One text file. The first 90% trains, the next 5% validates, the last 5% tests (the usual
-    first-90% training split of char-rnn and nanoGPT, its remainder halved). Contiguous, so
+    first-90% training split of Karpathy's character-level RNN and nanoGPT, its remainder halved). Contiguous, so
     ``seed`` is not used."""
     if path.is_dir():
         path = path / "input.txt"
@@ -163,7 +163,7 @@ def load_shakespeare(path: Path, seed: int, source: str) -> DataSet:
         source=source,
         vocab=vocab,
         tokenizer=CHARACTERS,
-        dims={"vocab_size": len(vocab)},
+        dims={"vocab": len(vocab)},
         split_rule="contiguous: first 90% train, next 5% validation, last 5% test",
     )
 

@@ -15,6 +15,7 @@ from torch import Tensor, nn
 from zoo import nn as znn
 from zoo.models.common import option
 from zoo.nn.checks import check_dims, check_features, check_floating
+from zoo.recipe import Recipe
 from zoo.registry import ExampleInputs, ModelSpec, Signature, TensorSpec, register_model
 
 
@@ -92,6 +93,9 @@ register_model(
         example_inputs=_example,
         stateful=True,
         default_data="airline",
+        recipe=Recipe(epochs=600, batch_size=1, lr=3e-3, clip=1.0, schedule="cosine"),
+        # It reads and predicts the same values: a series of F features, F in and F out.
+        data_fields={"input_size": "features", "output_size": "features"},
         description="LSTM(1, 50) + linear: next value at every step, state in and out",
         origin="machinelearningmastery: LSTM for time series prediction in PyTorch",
         methods=("init_state",),

@@ -15,7 +15,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from zoo.models.classic import check_image, image_example, image_signature
+from zoo.models.classic import IMAGE_RECIPE, check_image, image_example, image_signature
 from zoo.models.common import option
 from zoo.registry import LOOP_FREE_EXPORTERS, ModelSpec, register_model
 
@@ -123,6 +123,8 @@ def _register(name: str, model_cls: type, description: str, lecture: str) -> Non
             example_inputs=lambda cfg, b, t, g: image_example(b, g),
             stateful=False,
             default_data="mnist",
+            recipe=IMAGE_RECIPE,
+            data_fields={"num_classes": "classes"},
             description=description,
             origin=f"PyTorch深度学习实践 {lecture}",
             onnx_exporters=LOOP_FREE_EXPORTERS,

@@ -19,7 +19,9 @@ from torch import Tensor, nn
 
 from zoo import nn as znn
 from zoo.models.common import option, ragged_lengths, token_ids
+from zoo.models.graphs import decode_graph
 from zoo.nn.checks import check_lengths, check_token_batch
+from zoo.recipe import Recipe
 from zoo.registry import ExampleInputs, ModelSpec, Signature, TensorSpec, register_model
 
 
@@ -136,8 +138,13 @@ register_model(
         example_inputs=_example,
         stateful=False,
         default_data="seq-reverse",
+        recipe=Recipe(epochs=10, batch_size=64, lr=3e-3, clip=1.0, schedule="cosine"),
+        # One vocabulary for both sides (the data's), as the reversal task has.
+        data_fields={"src_vocab_size": "vocab", "tgt_vocab_size": "vocab"},
         description="LSTM encoder -> LSTM decoder, teacher-forced forward, scripted greedy decode()",
         origin="bentrevett/pytorch-seq2seq 1 (Sutskever et al. 2014)",
         methods=("decode",),
+        graphs=(decode_graph(lambda cfg: _signature(cfg).inputs[:2], lambda cfg: cfg.tgt_vocab_size,
+                             lambda cfg, b, t, g: _example(cfg, b, t, g)[:2]),),
     )
 )

@@ -20,9 +20,11 @@ from torch import Tensor, nn
 from zoo.models.common import final_features, option, ragged_lengths, recurrent_layer
 from zoo.nn.checks import check_dims, check_features, check_floating, check_lengths
 from zoo.nn.packed import PackedLSTM
+from zoo.recipe import Recipe
 from zoo.registry import ExampleInputs, ModelSpec, Signature, TensorSpec, register_model
 
 MNIST_ROWS = "mnist"  # default data: digits as 28 rows of 28 pixels
+_RECIPE = Recipe(epochs=8, batch_size=64, lr=2e-3, clip=1.0, schedule="cosine")
 
 
 @dataclass
@@ -185,6 +187,8 @@ def _register(name: str, config_cls: type, builder, description: str, origin: st
             example_inputs=lambda cfg, b, t, g: _example(cfg.input_size, b, t, g),
             stateful=False,
             default_data=MNIST_ROWS,
+            recipe=_RECIPE,
+            data_fields={"num_classes": "classes"},
             description=description,
             origin=origin,
         )

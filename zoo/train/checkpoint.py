@@ -1,5 +1,6 @@
-"""Files of a run, written so that a crash never leaves one half-written, and read back without
-unpickling arbitrary objects (safetensors, JSON, and ``torch.load(weights_only=True)``)."""
+"""A run's checkpoint (``last/``) for an exact resume, written so that a crash never leaves one
+half-written, and read back without unpickling arbitrary objects (safetensors through
+``zoo.store``, JSON, and ``torch.load(weights_only=True)``)."""
 
 import io
 import json
@@ -7,65 +8,20 @@ import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Dict, List, Optional
 
+import numpy as np
 import torch
-from safetensors.torch import load_file
-from safetensors.torch import save as safetensors_bytes
 from torch import Tensor, nn
 
-
-def write_atomic(path: Path, write: Callable[[Path], None]) -> None:
-    """Calls ``write(temporary path)`` and renames the result over ``path``."""
-    temporary = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        write(temporary)
-        os.replace(temporary, path)
-    finally:
-        if temporary.exists():
-            temporary.unlink()
-
-
-def write_bytes(path: Path, data: bytes) -> None:
-    """Every binary file of a run goes through Python's own file I/O: a full disk is then an
-    OSError (``OSError(ENOSPC)``), which the CLI reports in one line; safetensors' and
-    ``torch.save``'s writers report it as their own exception types."""
-    with path.open("wb") as handle:
-        handle.write(data)
+from zoo.rebuild import load_weights, to_arrays, to_tensors, weights_of
+from zoo.store import WEIGHTS, atomic, read_json, read_weights, weights_bytes
 
 
 def torch_bytes(data: Any) -> bytes:
     buffer = io.BytesIO()
     torch.save(data, buffer)
     return buffer.getvalue()
-
-
-def write_json(path: Path, data: Any) -> None:
-    text = json.dumps(data, indent=2, ensure_ascii=False) + "\n"
-    write_atomic(path, lambda p: p.write_text(text, encoding="utf-8"))
-
-
-def write_jsonl(path: Path, rows: list) -> None:
-    text = "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows)
-    write_atomic(path, lambda p: p.write_text(text, encoding="utf-8"))
-
-
-def read_json(path: Path) -> Any:
-    return json.loads(path.read_text(encoding="utf-8"))
-
-
-def state_tensors(model: nn.Module) -> Dict[str, Tensor]:
-    """The model's state dict as contiguous CPU tensors (safetensors refuses shared storage)."""
-    return {k: v.detach().cpu().contiguous().clone() for k, v in model.state_dict().items()}
-
-
-def save_weights(path: Path, model: nn.Module) -> None:
-    data = safetensors_bytes(state_tensors(model))
-    write_atomic(path, lambda p: write_bytes(p, data))
-
-
-def load_weights(path: Path, model: nn.Module) -> None:
-    model.load_state_dict(load_file(str(path)))
 
 
 def _load_torch(path: Path) -> Any:
@@ -106,19 +62,21 @@ def _swap_in(staging: Path, directory: Path) -> None:
         shutil.rmtree(previous)
 
 
+# Every file goes through zoo.store.atomic.write_bytes, the one function that puts a run's bytes
+# on disk (Python's own I/O: a full disk is an OSError); the full-disk test fails it there.
 def _write_checkpoint(  # the arguments of save_checkpoint, into the staging directory
     staging: Path, model: nn.Module, optimizer: torch.optim.Optimizer, scheduler: Any,
     trainer: Dict[str, Any], ranks: RankStates,
 ) -> None:  # fmt: skip
-    write_bytes(staging / "weights.safetensors", safetensors_bytes(state_tensors(model)))
-    write_bytes(staging / "optimizer.pt", torch_bytes(optimizer.state_dict()))
-    write_bytes(staging / "scheduler.pt", torch_bytes(scheduler.state_dict()))
+    atomic.write_bytes(staging / WEIGHTS, weights_bytes(weights_of(model)))
+    atomic.write_bytes(staging / "optimizer.pt", torch_bytes(optimizer.state_dict()))
+    atomic.write_bytes(staging / "scheduler.pt", torch_bytes(scheduler.state_dict()))
     rng: Dict[str, List[Tensor]] = {"torch": [r["torch"] for r in ranks.rng]}
     if all("cuda" in r for r in ranks.rng):
         rng["cuda"] = [r["cuda"] for r in ranks.rng]
-    write_bytes(staging / "rng.pt", torch_bytes(rng))
+    atomic.write_bytes(staging / "rng.pt", torch_bytes(rng))
     carried = {f"rank{rank}.{key}": t for rank, tensors in enumerate(ranks.carried) for key, t in tensors.items()}
-    write_bytes(staging / "carried.safetensors", safetensors_bytes(carried or {"none": torch.zeros(0)}))
+    atomic.write_bytes(staging / "carried.safetensors", weights_bytes(to_arrays(carried) or {"none": np.zeros(0, np.float32)}))
     (staging / "trainer.json").write_text(json.dumps(trainer, indent=2) + "\n", encoding="utf-8")
     (staging / COMPLETE).write_text("every file of this checkpoint is written\n", encoding="utf-8")
 
@@ -202,7 +160,7 @@ def load_checkpoint(
     this rank's carried tensors (a language model's state between windows)."""
     if not (directory / "trainer.json").exists():
         raise FileNotFoundError(f"{directory} holds no checkpoint to resume from")
-    load_weights(directory / "weights.safetensors", model)
+    load_weights(model, read_weights(directory / WEIGHTS))
     optimizer.load_state_dict(_load_torch(directory / "optimizer.pt"))
     scheduler.load_state_dict(_load_torch(directory / "scheduler.pt"))
     rng = _load_torch(directory / "rng.pt")
@@ -214,5 +172,5 @@ def load_checkpoint(
     cuda = rng.get("cuda")
     if isinstance(cuda, list) and torch.cuda.is_available():
         torch.cuda.set_rng_state(cuda[rank])  # the current device's, which this rank uses
-    carried = _own(load_file(str(directory / "carried.safetensors")), rank)
+    carried = _own(to_tensors(read_weights(directory / "carried.safetensors")), rank)
     return read_json(directory / "trainer.json"), carried

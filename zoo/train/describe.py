@@ -2,8 +2,9 @@
 `zoo models list`) and every resolved setting with where it came from (`zoo train --dry-run`,
 the run's first lines).
 
-A model's defaults are its tutorial's sizes; its recipe (``recipes.py``) may train another
-config, and the data set fixes some sizes (vocabulary, classes). A user who saw only the
+A model's defaults are its tutorial's sizes; its recipe (``ModelSpec.recipe``, in its model
+file) may train another config, and the data set fixes the sizes the spec's ``data_fields``
+name (vocabulary, classes). A user who saw only the
 defaults could not tell why a run had four times the parameters, so every command that shows a
 model or a run says which is which.
 """
@@ -11,11 +12,11 @@ model or a run says which is which.
 from dataclasses import dataclass, fields
 from typing import Any, Dict, List, Optional, Tuple
 
+from zoo.config import model_config
 from zoo.data import DataSet
 from zoo.registry import Config, ModelSpec, parameter_count
-from zoo.train.recipes import OPTION_FIELDS, Recipe, option_name, recipe_for
+from zoo.recipe import OPTION_FIELDS, Recipe, option_name
 from zoo.train.request import TrainRequest, shown as request_shown
-from zoo.train.rundir import model_config
 from zoo.train.setup import Run, resolve_data
 from zoo.train.tasks import selection_rule
 
@@ -53,7 +54,7 @@ def trained_configs(specs: List[ModelSpec]) -> Dict[str, Optional[Config]]:
         if spec.default_data is None:
             configs[spec.name] = None
             continue
-        recipe = recipe_for(spec.name)
+        recipe = spec.recipe
         key = (spec.default_data, recipe.seed, spec.task == "binary-classification")
         if key not in loaded:
             loaded[key] = resolve_data(spec, None, recipe.seed)
@@ -65,7 +66,7 @@ def trained_config_sources(spec: ModelSpec, trained: Config) -> Dict[str, str]:
     """``{field: "recipe" or "data"}`` for each field the trained config changes from the
     default (the data's sizes win over the recipe, as in ``model_config``)."""
     default = spec.make_config()
-    recipe = recipe_for(spec.name).config
+    recipe = spec.recipe.config
     return {
         f.name: "recipe" if f.name in recipe and getattr(trained, f.name) == recipe[f.name] else "data"
         for f in spec.config_fields()
@@ -73,15 +74,15 @@ def trained_config_sources(spec: ModelSpec, trained: Config) -> Dict[str, str]:
     }
 
 
-def _recipe_or_default(model: str, option: str) -> str:
+def _recipe_or_default(spec: ModelSpec, option: str) -> str:
     """"recipe" where the model's recipe sets its own value of ``option``, else "default"."""
-    return "recipe" if getattr(recipe_for(model), option) != getattr(Recipe(), option) else "default"
+    return "recipe" if getattr(spec.recipe, option) != getattr(Recipe(), option) else "default"
 
 
 def recipe_settings(spec: ModelSpec) -> List[Setting]:
     """The recipe's training options and whether the recipe or the default sets each."""
-    recipe = recipe_for(spec.name)
-    return [Setting(option_name(name), shown(getattr(recipe, name)), _recipe_or_default(spec.name, name)) for name in OPTION_FIELDS]
+    recipe = spec.recipe
+    return [Setting(option_name(name), shown(getattr(recipe, name)), _recipe_or_default(spec, name)) for name in OPTION_FIELDS]
 
 
 def best_epoch_rule(spec: ModelSpec) -> Optional[str]:
@@ -102,7 +103,7 @@ def _option_source(name: str, given: TrainRequest, run: Run) -> str:
         return "option"
     if given.resume and _is_set(getattr(run.request, name)):
         return "run"
-    return _recipe_or_default(run.spec.name, name) if name in OPTION_FIELDS else "default"
+    return _recipe_or_default(run.spec, name) if name in OPTION_FIELDS else "default"
 
 
 def training_settings(given: TrainRequest, run: Run) -> List[Setting]:
@@ -131,7 +132,8 @@ def config_settings(given: TrainRequest, run: Run) -> List[Setting]:
     """Every config field of ``run`` with its origin: --set, the embeddings' size, the data,
     the recipe or the default (in ``model_config``'s order); on --resume, the run's."""
     default = run.spec.make_config()
-    recipe = recipe_for(run.spec.name).config
+    recipe = run.spec.recipe.config
+    sized = run.spec.data_config(run.data.dims)
     settings = []
     for f in fields(run.config):
         value = getattr(run.config, f.name)
@@ -139,9 +141,9 @@ def config_settings(given: TrainRequest, run: Run) -> List[Setting]:
             source = "run"
         elif f.name in given.overrides:
             source = "option"
-        elif f.name == "embedding_dim" and given.embeddings is not None:
+        elif f.name == run.spec.embedding_field and given.embeddings is not None:
             source = "embeddings"
-        elif f.name in run.data.dims:
+        elif f.name in sized:
             source = "data"
         elif f.name in recipe:
             source = "recipe"

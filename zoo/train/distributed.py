@@ -1,7 +1,8 @@
 """Multi-process data parallel training through PyTorch's own launcher.
 
 ``zoo train MODEL --nproc N`` starts ``python -m torch.distributed.run --nproc-per-node N
--m zoo train MODEL ...``; each process then finds ``RANK``/``WORLD_SIZE`` in its environment
+-m zoo train MODEL ...``, with the arguments it was given less ``--nproc`` (``zoo.cli.train``);
+each process then finds ``RANK``/``WORLD_SIZE`` in its environment
 (as under any ``torchrun`` launch, multi-node included), joins the process group (gloo on the
 CPU, nccl on CUDA) and trains its share of every batch inside DistributedDataParallel.
 """

@@ -1,7 +1,9 @@
-"""`zoo evaluate RUN`: a run's best weights measured on one split of its own data.
+"""`zoo evaluate RUN|BUNDLE`: a run's best weights, or the bundle exported from it, measured on
+one split of the run's own data.
 
-``run_data`` and ``score`` are shared with ``export.evaluate`` (`zoo evaluate BUNDLE`), so an
-exported bundle is measured on the same examples, batched the same way, as its run.
+Both go through ``run_data`` and ``score``, so an exported bundle is measured on the same
+examples, batched the same way, as its run; ``export.evaluate`` opens the bundle's own file as
+the model (``export`` imports nothing of ``zoo.train``: the two meet here).
 """
 
 from pathlib import Path
@@ -11,9 +13,10 @@ import torch
 from torch import nn
 
 from zoo.data import DataSet, load_dataset
+from zoo.rebuild import load_run
+from zoo.recipe import Recipe
 from zoo.registry import Config, ModelSpec
-from zoo.train import rundir
-from zoo.train.tasks import LanguageModelTask, make_task
+from zoo.train.tasks import make_task
 
 SPLITS = ("train", "val", "test")
 
@@ -44,8 +47,8 @@ def score(
     """The task's metrics of ``model`` on ``split`` (without the confusion matrix, which the
     run's confusion.png shows). ``bptt``: language models read the stream in windows this long."""
     task = make_task(spec, config, data, device)
-    if isinstance(task, LanguageModelTask) and bptt is not None:
-        task.set_bptt(bptt)
+    if bptt is not None:
+        task.configure(Recipe(bptt=bptt))  # the window is all measuring needs of the recipe
     metrics = task.evaluate(model, split)
     metrics.pop("confusion", None)
     return metrics
@@ -53,8 +56,22 @@ def score(
 
 def evaluate_run(run: Path, split: str = "test", device: str = "auto") -> Dict[str, Any]:
     check_split(split)
-    document, spec, config, model = rundir.load_run(Path(run))
+    document, spec, config, model = load_run(Path(run))
     target = torch.device("cuda" if device == "cuda" or (device == "auto" and torch.cuda.is_available()) else "cpu")
     training = document["training"]
     data = run_data(spec, document["data"], training["seed"])
     return score(spec, config, data, model.to(target), split, target, training["bptt"])
+
+
+def evaluate_bundle(bundle: Path, split: str = "test", runtime: str = "onnxruntime", graph: str = "model") -> Dict[str, Any]:
+    """The metrics of ``bundle``'s ``graph`` (``model`` or ``int8``) in ``runtime`` on ``split``,
+    as ``evaluate_run`` gives them for its run. ValueError (one line) for anything the bundle or
+    the options lack."""
+    from export.evaluate import bundle_module, check_same_data, scorable  # onnx and onnxruntime load only here
+
+    check_split(split)
+    found = scorable(Path(bundle), runtime, graph)
+    data = run_data(found.spec, found.manifest["data"], found.seed)
+    check_same_data(Path(bundle), found.manifest, data)
+    model = bundle_module(Path(bundle), found.manifest, runtime, graph)
+    return score(found.spec, found.config, data, model, split, torch.device("cpu"), found.bptt)

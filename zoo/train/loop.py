@@ -20,8 +20,10 @@ import torch
 from rich.console import Console
 from torch import nn
 
+from zoo.rebuild import load_run, weights_of
+from zoo.store import CONFIG, LAST, METRICS, WEIGHTS, write_json, write_jsonl, write_weights
 from zoo.train import distributed, rundir
-from zoo.train.checkpoint import RankStates, load_checkpoint, save_checkpoint, save_weights, write_json, write_jsonl
+from zoo.train.checkpoint import RankStates, load_checkpoint, save_checkpoint
 from zoo.train.describe import announcement
 from zoo.train.plots import plot_confusion, plot_curves
 from zoo.train.progress import EpochProgress, open_progress
@@ -79,11 +81,11 @@ def train(request: TrainRequest, console: Optional[Console] = None) -> TrainResu
     distributed.barrier()
     loop = _new_loop()
     if request.resume:
-        loop, carried = load_checkpoint(run.out / rundir.LAST, run.model, run.optimizer, run.scheduler, shard.rank)
+        loop, carried = load_checkpoint(run.out / LAST, run.model, run.optimizer, run.scheduler, shard.rank)
         run.task.restore_carried_state(carried)
     if run.writer:
         document = rundir.run_document(run.spec, run.config, run.data, run.request.data, run.training_record())
-        write_json(run.out / rundir.CONFIG, document)
+        write_json(run.out / CONFIG, document)
     ddp_model: nn.Module = run.model
     if distributed.launched():
         ddp_model = nn.parallel.DistributedDataParallel(run.model, device_ids=[device] if device.type == "cuda" else None)
@@ -145,12 +147,12 @@ def _train_epoch(run: Run, ddp_model: nn.Module, loop: Dict[str, Any], progress:
         if distributed.any_rank("signal" in stop, run.device):
             _save_last(run, loop)
             return "interrupted", (f"stopped by {stop.get('signal', 'a signal')}; checkpoint in "
-                                   f"{run.out / rundir.LAST}; continue with --resume")  # fmt: skip
+                                   f"{run.out / LAST}; continue with --resume")  # fmt: skip
         if loop["step"] < run.steps and _over_time(run, started):
             # Saved with its step, as for a signal: --resume finishes this epoch.
             _save_last(run, loop)
             return "time-limit", (f"--time-limit reached at epoch {loop['epoch'] + 1}, step {loop['step']}/{run.steps}; "
-                                  f"checkpoint in {run.out / rundir.LAST}; continue with --resume")  # fmt: skip
+                                  f"checkpoint in {run.out / LAST}; continue with --resume")  # fmt: skip
     return "finished", None
 
 
@@ -165,7 +167,7 @@ def _step(run: Run, ddp_model: nn.Module, loop: Dict[str, Any], batch: Any) -> i
     if not math.isfinite(value):
         raise TrainingFailed(
             f"the loss became {value} at epoch {loop['epoch'] + 1}, step {loop['step'] + 1}; stopped, "
-            f"the last good checkpoint is in {run.out / rundir.LAST} (try a lower --lr or --clip 1)"
+            f"the last good checkpoint is in {run.out / LAST} (try a lower --lr or --clip 1)"
         )
     loss = terms.total * (run.shard.world / count)
     run.optimizer.zero_grad(set_to_none=True)
@@ -193,7 +195,7 @@ def _save_last(run: Run, loop: Dict[str, Any]) -> None:
     ranks = RankStates(rng=distributed.gather_states(_rng_state(run.device), run.device),
                        carried=distributed.gather_states(run.task.carried_state(), run.device))  # fmt: skip
     if run.writer:
-        save_checkpoint(run.out / rundir.LAST, run.model, run.optimizer, run.scheduler, loop, ranks)
+        save_checkpoint(run.out / LAST, run.model, run.optimizer, run.scheduler, loop, ranks)
     distributed.barrier()
 
 
@@ -220,9 +222,9 @@ def _end_epoch(run: Run, loop: Dict[str, Any], console: Console, seconds: float,
     if improved:
         loop["best"], loop["best_epoch"] = row["val"], row["epoch"]
         if run.writer:
-            save_weights(run.out / rundir.WEIGHTS, run.model)
+            write_weights(run.out / WEIGHTS, weights_of(run.model))
     if run.writer:
-        write_jsonl(run.out / rundir.METRICS, loop["history"])
+        write_jsonl(run.out / METRICS, loop["history"])
         _report_epoch(run, console, loop["history"], mark, shown)
     _save_last(run, loop)
 
@@ -249,7 +251,7 @@ def _report_epoch(run: Run, console: Console, history: List[Dict[str, Any]], mar
                       f"{_format(row['val'])}{mark}  [{row['seconds']:.1f} s]", markup=False, highlight=False)  # fmt: skip
     elif not shown.get("said"):
         shown["said"] = True
-        console.print(f"(epochs this short are shown at most every {REPORT_EVERY_S:g} s here; {rundir.METRICS} "
+        console.print(f"(epochs this short are shown at most every {REPORT_EVERY_S:g} s here; {METRICS} "
                       "holds every one)", markup=False, highlight=False)  # fmt: skip
 
 
@@ -262,13 +264,13 @@ def _finish(run: Run, loop: Dict[str, Any], console: Console) -> Tuple[Optional[
     if loop["best_epoch"] is None:
         return None, None
     task = run.task
-    best_model = rundir.load_run(run.out)[3].to(task.device) if run.writer else run.model
+    best_model = load_run(run.out)[3].to(task.device) if run.writer else run.model
     test = task.evaluate(best_model, "test")
     sample = task.sample(best_model) if isinstance(task, LanguageModelTask) and run.writer else None
     if run.writer:
         confusion = test.pop("confusion", None)
         rows: List[Dict[str, Any]] = loop["history"] + [{"split": "test", "best_epoch": loop["best_epoch"], **test}]
-        write_jsonl(run.out / rundir.METRICS, rows)
+        write_jsonl(run.out / METRICS, rows)
         if confusion is not None:
             plot_confusion(run.out / "confusion.png", confusion, run.data.labels, f"{run.spec.name}: test split")
         console.print(f"test (best epoch {loop['best_epoch']}): {_format(test)}")

@@ -3,7 +3,7 @@
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
-from zoo.train.checkpoint import write_atomic
+from zoo.store import write_atomic
 
 
 def _pyplot() -> Any:

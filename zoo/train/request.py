@@ -6,36 +6,26 @@ the option and both values. Three may differ, because they do not change what is
 ``--time-limit`` (a budget for this invocation), ``--device`` (where it runs; CPU and CUDA
 round differently, nothing else changes) and ``--out``. ``--epochs`` may differ too, to extend
 (or end early) a run, provided it is not below the epochs already done.
+
+``TrainRequest`` holds the recipe's options as fields of its own, derived from ``Recipe``'s
+(``zoo.recipe``: declared there once, with their help text), each None until given.
 """
 
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, make_dataclass, replace
 from pathlib import Path
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, get_type_hints
 
 from zoo.registry import ModelSpec
-from zoo.train.checkpoint import read_json
-from zoo.train.recipes import OPTION_FIELDS, Recipe, check_recipe, option_name, recipe_for, with_options
-from zoo.train.rundir import CONFIG
+from zoo.store import CONFIG, read_json
+from zoo.recipe import OPTION_FIELDS, Recipe, check_recipe, option_name, options, with_options
 
 
 @dataclass
-class TrainRequest:
+class _Arguments:
+    """What `zoo train` is asked besides the recipe's options."""
+
     model: str
     data: Optional[str] = None  # a data set name, or a path in the default data set's format
-    epochs: Optional[int] = None  # None: the model's recipe decides (the run's own on --resume)
-    batch_size: Optional[int] = None
-    lr: Optional[float] = None
-    optimizer: Optional[str] = None
-    momentum: Optional[float] = None
-    weight_decay: Optional[float] = None
-    clip: Optional[float] = None
-    bptt: Optional[int] = None
-    schedule: Optional[str] = None
-    seed: Optional[int] = None
-    class_weight_power: Optional[float] = None
-    logit_adjustment: Optional[float] = None
-    shift_augment: Optional[int] = None
-    label_smoothing: Optional[float] = None
     overrides: Dict[str, Any] = field(default_factory=dict)  # --set, already typed
     device: str = "auto"
     out: Optional[Path] = None
@@ -45,6 +35,16 @@ class TrainRequest:
     limit_batches: Optional[int] = None  # at most this many training steps per epoch
     embeddings: Optional[Path] = None
     freeze_embeddings: bool = False
+
+
+# The arguments above, then one field per recipe option (``epochs``, ``batch_size``, ...): None
+# until given, when the model's recipe decides (on --resume, the run's own value).
+TrainRequest = make_dataclass(
+    "TrainRequest",
+    [(f.name, Optional[get_type_hints(Recipe)[f.name]], field(default=None, metadata=f.metadata)) for f in options()],
+    bases=(_Arguments,),
+    namespace={"__doc__": "What `zoo train` was asked: its arguments and the recipe's options given.", "__module__": __name__},
+)
 
 
 # Arguments besides the recipe's that a resumed run takes from config.json ("training" section,
@@ -58,7 +58,7 @@ def out_dir(request: TrainRequest) -> Path:
 
 def recipe_of(spec: ModelSpec, request: TrainRequest) -> Recipe:
     """The model's recipe with every given option replacing its value, checked."""
-    recipe = with_options(recipe_for(spec.name), **{name: getattr(request, name) for name in OPTION_FIELDS})
+    recipe = with_options(spec.recipe, **{name: getattr(request, name) for name in OPTION_FIELDS})
     check_recipe(recipe)
     if request.limit_batches is not None and request.limit_batches < 1:
         raise ValueError(f"--limit-batches {request.limit_batches}: use an integer >= 1")
@@ -153,22 +153,3 @@ def stored_processes(request: TrainRequest) -> Optional[int]:
         return int(read_json(path).get("training", {}).get("world_size", 1))
     except (ValueError, OSError):
         return None
-
-
-def cli_arguments(request: TrainRequest, set_items: List[str]) -> List[str]:
-    """The same request as `zoo train` arguments (what each launched process is given)."""
-    arguments = ["train", request.model]
-    flags = {"resume", "overwrite", "freeze_embeddings"}
-    for item in fields(TrainRequest):
-        value = getattr(request, item.name)
-        if item.name in ("model", "overrides") or value is None:
-            continue
-        if item.name in flags:
-            arguments += [option_name(item.name)] if value else []
-        elif item.name == "time_limit":
-            arguments += ["--time-limit", f"{value:f}s"]
-        else:
-            arguments += [option_name(item.name), str(value)]
-    for entry in set_items:
-        arguments += ["--set", entry]
-    return arguments

@@ -1,39 +1,16 @@
-"""The run directory `zoo train` writes and `zoo evaluate` / `zoo export` read.
-
-    config.json          model name and config, data set and split, vocabulary/labels,
-                         training arguments, library versions
-    weights.safetensors  the weights that scored best on the validation split
-    last/                weights, optimizer, scheduler, RNG and loop state for exact resume
-    metrics.jsonl        one line per epoch, then one for the test split
-    curves.png           loss and the main metric per epoch
-    confusion.png        classifiers: the test split's confusion matrix
+"""Making and replacing the run directory `zoo train` writes (``zoo.store.run`` lists its files
+and reads them; ``zoo.rebuild.load_run`` builds its model): a new run, a resumed one, or an
+overwritten one, and the config.json document it starts with.
 """
 
-import dataclasses
-import platform
 import shutil
-import typing
 from pathlib import Path
-from typing import Any, Dict, Optional, Tuple
+from typing import Any, Dict, Optional
 
-import numpy
-import torch
-from torch import nn
-
-import zoo
 from zoo.data import DataSet
-from zoo.registry import Config, ModelSpec, get_spec
-from zoo.train.checkpoint import checkpoint_exists, load_weights, read_json, recover_checkpoint
-
-CONFIG = "config.json"
-WEIGHTS = "weights.safetensors"
-LAST = "last"
-METRICS = "metrics.jsonl"
-
-
-# Every name a run directory holds (the checkpoint's staging and previous copies included);
-# --overwrite deletes these and nothing else.
-RUN_ENTRIES = {CONFIG, WEIGHTS, METRICS, LAST, LAST + ".tmp", LAST + ".old", "curves.png", "confusion.png"}
+from zoo.registry import Config, ModelSpec
+from zoo.store import LAST, RUN_ENTRIES, config_to_dict, versions
+from zoo.train.checkpoint import checkpoint_exists, recover_checkpoint
 
 
 def _run_entry(name: str) -> bool:
@@ -93,50 +70,6 @@ def check_same_run(run: Path, document: Dict[str, Any], name: str, data: DataSet
         )
 
 
-def config_to_dict(config: Config) -> Dict[str, Any]:
-    return {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(config).items()}
-
-
-def config_from_dict(spec: ModelSpec, values: Dict[str, Any]) -> Config:
-    """Rebuilds the config dataclass from JSON (lists back to tuples where the field is one)."""
-    hints = typing.get_type_hints(spec.config_cls)
-    fixed = {
-        k: tuple(v) if typing.get_origin(hints.get(k)) is tuple and isinstance(v, list) else v
-        for k, v in values.items()
-    }
-    return spec.make_config(**fixed)
-
-
-def model_config(
-    spec: ModelSpec, data: DataSet, recipe_config: Dict[str, Any], user: Dict[str, Any]
-) -> Config:
-    """The recipe's overrides, then the sizes the data dictates, then the user's ``--set``.
-
-    A ``--set`` that contradicts the data (``num_classes=5`` for 18 languages) is refused.
-    """
-    fields = {f.name for f in spec.config_fields()}
-    values = {k: v for k, v in recipe_config.items() if k in fields}
-    for key, size in data.dims.items():
-        if key not in fields:
-            continue
-        if key in user and user[key] != size:
-            raise ValueError(
-                f"--set {key}={user[key]} contradicts the data: {data.name} needs {key}={size}"
-            )
-        values[key] = size
-    values.update(user)
-    return spec.make_config(**values)
-
-
-def versions() -> Dict[str, str]:
-    return {
-        "zoo": zoo.__version__,
-        "torch": torch.__version__,
-        "numpy": numpy.__version__,
-        "python": platform.python_version(),
-    }
-
-
 def run_document(
     spec: ModelSpec, config: Config, data: DataSet, data_arg: Optional[str], training: Dict[str, Any]
 ) -> Dict[str, Any]:
@@ -146,21 +79,5 @@ def run_document(
         "config": config_to_dict(config),
         "data": {**data.metadata(), "argument": data_arg},
         "training": training,
-        "versions": versions(),
+        "versions": versions("torch"),
     }
-
-
-def load_run(run: Path, weights: str = WEIGHTS) -> Tuple[Dict[str, Any], ModelSpec, Config, nn.Module]:
-    """config.json, the spec, the config and the model with the run's best weights."""
-    if not (run / CONFIG).exists():
-        raise ValueError(f"{run} is not a run directory (no {CONFIG}); `zoo train` makes one")
-    document = read_json(run / CONFIG)
-    spec = get_spec(document["model"])
-    config = config_from_dict(spec, document["config"])
-    model = spec.build(config)
-    path = run / weights
-    if not path.exists():
-        raise ValueError(f"{run} has no {weights} yet: no epoch finished; resume the run first")
-    load_weights(path, model)
-    return document, spec, config, model.eval()
-

@@ -15,16 +15,18 @@ import torch
 from torch import nn
 from torch.optim.lr_scheduler import LambdaLR
 
+from zoo.config import model_config
 from zoo.data import DataSet, dataset_names, load_dataset
 from zoo.registry import ModelSpec, get_spec
+from zoo.store import config_from_dict
 from zoo.train import distributed, rundir
 from zoo.train.batching import Shard
 from zoo.train.checkpoint import stored_trainer_state
 from zoo.train.embeddings import read_vectors, vector_size
-from zoo.train.recipes import Recipe
+from zoo.recipe import Recipe
 from zoo.train.request import TrainRequest, out_dir, recipe_of, resumed, stored_run
 from zoo.train.syncbn import sync_batch_norm
-from zoo.train.tasks import LanguageModelTask, Task, make_task
+from zoo.train.tasks import Task, make_task
 
 
 @dataclass
@@ -104,40 +106,27 @@ def _scheduler(optimizer: torch.optim.Optimizer, recipe: Recipe, total_steps: in
     return LambdaLR(optimizer, lambda step: 1.0)  # check_recipe: constant
 
 
-def _pretrained(model: nn.Module, request: TrainRequest, data: DataSet, seed: int) -> Optional[str]:
+def _pretrained(spec: ModelSpec, config: Any, model: nn.Module, request: TrainRequest, data: DataSet, seed: int) -> Optional[str]:
+    """Fills the word embedding the spec declares (``embedding_field``) from --embeddings."""
     if request.embeddings is None:
         return None
-    if not hasattr(model, "use_pretrained_embeddings") or data.vocab is None:
+    if spec.embedding_field is None or data.vocab is None:
         raise ValueError(f"{request.model} has no word embedding to initialise; drop --embeddings")
-    size = model.embedding.weight.size(1)
+    size = getattr(config, spec.embedding_field)
     matrix, found = read_vectors(request.embeddings, data.vocab, size, seed)
     model.use_pretrained_embeddings(matrix, request.freeze_embeddings)
     return f"{found}/{len(data.vocab)} words found in {request.embeddings}"
 
 
-def _configure(task: Task, recipe: Recipe) -> None:
-    """The recipe's task options; one the task cannot take is refused, naming it."""
-    if isinstance(task, LanguageModelTask):
-        task.set_bptt(recipe.bptt)
-    if recipe.class_weight_power or recipe.logit_adjustment:
-        task.weight_classes(recipe.class_weight_power)
-        task.adjust_logits(recipe.logit_adjustment)
-    if recipe.shift_augment:
-        task.augment_shift(recipe.shift_augment)
-    if recipe.label_smoothing:
-        if not hasattr(task, "label_smoothing") or task.spec.task != "classification":
-            raise ValueError(f"--label-smoothing needs a multi-class classifier, not a {task.spec.task} model")
-        task.label_smoothing = recipe.label_smoothing
-
-
 def _model_config(spec: ModelSpec, request: TrainRequest, recipe: Recipe, data: DataSet, document: Any) -> Any:
     if document is not None:  # --resume: the run's own config (a conflicting --set was refused)
         rundir.check_same_run(out_dir(request), document, spec.name, data)
-        return rundir.config_from_dict(spec, document["config"])
+        return config_from_dict(spec, document["config"])
     overrides = dict(request.overrides)
-    if request.embeddings is not None and "embedding_dim" not in overrides:
-        overrides["embedding_dim"] = vector_size(request.embeddings)
-    return rundir.model_config(spec, data, recipe.config, overrides)
+    field = spec.embedding_field
+    if request.embeddings is not None and field is not None and field not in overrides:
+        overrides[field] = vector_size(request.embeddings)
+    return model_config(spec, data, recipe.config, overrides)
 
 
 def _resume_position(out: Path, recipe: Recipe) -> Dict[str, Any]:
@@ -169,7 +158,7 @@ def prepare(request: TrainRequest, shard: Shard, device: torch.device) -> Run:
     config = _model_config(spec, request, recipe, data, document)
     torch.manual_seed(recipe.seed)  # the same weights on every process
     model = spec.build(config)
-    embedding_note = _pretrained(model, request, data, recipe.seed)
+    embedding_note = _pretrained(spec, config, model, request, data, recipe.seed)
     if shard.world > 1:
         model = sync_batch_norm(model, device)
         # Each process draws its own dropout masks, as one process draws a different mask for
@@ -177,7 +166,7 @@ def prepare(request: TrainRequest, shard: Shard, device: torch.device) -> Run:
         torch.manual_seed(distributed.rank_seed(recipe.seed, shard.rank))
     model.to(device)
     task = make_task(spec, config, data, device)
-    _configure(task, recipe)
+    task.configure(recipe)  # a task option this task cannot take is refused, naming it
     batch_size = task.batch_size(recipe.batch_size, shard)
     shard.check_batch(batch_size)
     steps = task.steps_per_epoch(batch_size)

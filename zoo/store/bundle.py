@@ -1,9 +1,10 @@
-"""Reading a bundle without the model code: its manifest and the sha256 of its files.
+"""A bundle directory (``zoo export``'s), read without torch or the model code: its manifest,
+the sha256 of its files, and its weights.
 
-The server (``serve``) and any other loader use this module; it imports neither torch nor zoo.
-``check_files`` is the one gate a bundle passes before anything in it is opened: every path
-the manifest names stays inside the bundle, every file in the bundle is listed, and every
-listed file matches its sha256.
+``check_files`` is the one gate a bundle passes before anything in it is opened: every path the
+manifest names stays inside the bundle, every file in the bundle is listed, and every listed
+file matches its sha256. ``read_manifest`` reads schema version 1 (``export.manifest``
+describes its keys).
 """
 
 import hashlib
@@ -13,9 +14,10 @@ import re
 from pathlib import Path, PurePosixPath
 from typing import Any, Dict, Iterator, List, Set, Tuple
 
+from zoo.store.names import MANIFEST, PARITY, WEIGHTS
+from zoo.store.weights import Arrays, read_weights
+
 SCHEMA_VERSION = 1
-MANIFEST = "manifest.json"
-PARITY = "parity.json"
 UNLISTED = (MANIFEST, PARITY)  # at the top of a bundle: the manifest cannot hash itself; each verify rewrites the report
 # What a verify killed while rewriting one of those leaves beside it (the atomic writer's
 # temporary name): nothing opens it, so it must not make the bundle unusable.
@@ -43,6 +45,11 @@ def file_entries(root: Path) -> Dict[str, Dict[str, Any]]:
         if relative not in UNLISTED:
             entries[relative] = {"sha256": sha256(path), "bytes": path.stat().st_size}
     return entries
+
+
+def is_bundle(path: Path) -> bool:
+    """``path`` holds a manifest: a bundle to read (and check) rather than a run directory."""
+    return (path / MANIFEST).is_file()
 
 
 def read_manifest(bundle: Path) -> Dict[str, Any]:
@@ -188,3 +195,9 @@ def check_files(bundle: Path, manifest: Dict[str, Any]) -> None:
     if problems:
         shown = "; ".join(problems[:3]) + (f"; and {len(problems) - 3} more" if len(problems) > 3 else "")
         raise BundleError(f"{bundle} was changed after export ({shown}); export it again")
+
+
+def read_bundle_weights(bundle: Path) -> Arrays:
+    """The bundle's ``weights.safetensors`` as numpy arrays (after ``check_files``: whole and
+    as exported)."""
+    return read_weights(bundle / WEIGHTS)

@@ -1,0 +1,27 @@
+"""An RNNCell stepped over time as the tutorials write it: a for loop over the steps.
+
+``SteppedRNNCell`` is ``zoo.nn.RNNCell`` (the same parameters and state dict keys) with one more
+scripted method, ``over_time``, that runs the loop. The exporter knows the type, not the models
+that hold it: whichever model steps one over time gets one native ONNX ``RNN`` node for the loop
+(``export.native_layers``), or an ONNX ``Loop`` with ``--recurrent loop``.
+"""
+
+from typing import List, Tuple
+
+import torch
+from torch import Tensor
+
+from zoo.nn.cells import RNNCell
+
+
+class SteppedRNNCell(RNNCell):
+    @torch.jit.export
+    def over_time(self, inputs: Tensor, h: Tensor) -> Tuple[Tensor, Tensor]:
+        """Batch-first ``inputs`` (B, T, I) from the state ``h`` (B, H): every step's state
+        (B, T, H) and the last one (B, H)."""
+        steps: List[Tensor] = []
+        # split + squeeze, not unbind: see the comment on the loop in zoo/nn/recurrent.py.
+        for x in inputs.split(1, 1):
+            h = self.forward(x.squeeze(1), h)
+            steps.append(h)
+        return torch.stack(steps, dim=1), h

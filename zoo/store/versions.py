@@ -1,0 +1,26 @@
+"""The library versions a run or a bundle records, read from the installed packages' metadata
+so that nothing (torch, onnxruntime) is imported to learn its version."""
+
+import platform
+from importlib.metadata import PackageNotFoundError, version
+from typing import Dict
+
+import numpy
+
+
+def _installed(package: str) -> str:
+    try:
+        return version(package)
+    except PackageNotFoundError:
+        return "not installed"
+
+
+def versions(*packages: str) -> Dict[str, str]:
+    """``zoo``, ``numpy``, ``python`` and each of ``packages`` (``versions("torch")`` for a run,
+    ``versions("torch", "onnx", "onnxruntime")`` for a bundle)."""
+    import zoo  # the package's own version; importing zoo loads no model (zoo/__init__.py)
+
+    found = {"zoo": zoo.__version__}
+    found.update({package: _installed(package) for package in packages})
+    found.update(numpy=numpy.__version__, python=platform.python_version())
+    return found
