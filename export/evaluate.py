@@ -12,7 +12,7 @@ bundle was exported with (``check_same_data``).
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Dict, Optional, TypeVar
+from typing import Any, Callable, Dict, Optional, Sequence, TypeVar
 
 import torch
 from torch import nn
@@ -90,8 +90,9 @@ def _size(value: Any) -> str:
     return json.dumps(value)[:60]
 
 
-def bundle_module(bundle: Path, manifest: Dict[str, Any], runtime: str, graph: str) -> nn.Module:
-    """The model as the task calls it: ``model.pt`` as is, or the ONNX file(s) in onnxruntime."""
+def bundle_module(bundle: Path, manifest: Dict[str, Any], runtime: str, graph: str, scored: Sequence[str] = ()) -> nn.Module:
+    """The model as the task calls it: ``model.pt`` as is, or the ONNX file of every graph in
+    onnxruntime. ``scored``: the methods besides forward the task's scores call."""
     if runtime == "torchscript":
         if MODEL_PT not in manifest["files"]:
             raise ValueError(f"{bundle} has no model.pt for --runtime torchscript; export it with --format torchscript or all")
@@ -101,13 +102,14 @@ def bundle_module(bundle: Path, manifest: Dict[str, Any], runtime: str, graph: s
     if graph == "int8":
         if not forward.get("int8"):
             raise ValueError(f"{bundle} has no {INT8_FILE}; export the run with --quantize int8 to score --graph int8")
-        if "decode" in graphs:  # seq2seq: exact match is measured by greedy decoding
-            raise ValueError(f"--graph int8: {bundle}'s scores need its decode graph, which --quantize int8 leaves in float; score --graph model")
+        if scored:  # the int8 file holds forward alone
+            raise ValueError(f"--graph int8: {bundle}'s scores need its {' and '.join(scored)} graph, which --quantize int8 "
+                             "leaves in float; score --graph model")  # fmt: skip
         files = {"forward": inside(bundle, forward["int8"]["onnx"], "graphs.forward.int8.onnx")}
     else:
         if not forward.get("onnx"):
             raise ValueError(f"{bundle} has no model.onnx for --runtime onnxruntime; export it with --format onnx or all")
-        files = {name: bundle / graphs[name]["onnx"] for name in SessionModel.METHODS if (graphs.get(name) or {}).get("onnx")}
+        files = {name: bundle / entry["onnx"] for name, entry in graphs.items() if entry.get("onnx")}
     threads = torch.get_num_threads()  # the budget eager torch uses here (OMP_NUM_THREADS, the cores allowed)
     sessions = {name: _opened(bundle, path, lambda p: open_session(p, threads)) for name, path in files.items()}
     return SessionModel(sessions, graphs, {name: graph_pairs(manifest, name) for name in sessions})

@@ -46,14 +46,13 @@ def output_structure(entry: Mapping[str, Any], pairs: Pairs) -> List[Structure]:
 
 
 class SessionModel(nn.Module):
-    """``forward`` (and ``decode``, where the bundle has that graph) run in onnxruntime.
+    """``forward`` and each extra graph of the bundle (a method of the same name: ``decode``,
+    ``generate``, ...) run in onnxruntime.
 
     ``sessions``: graph name -> session, with the manifest's entry for each graph in ``graphs``
     and its state and ragged pairs in ``pairs``. Tensors go in on the CPU in the dtype the
     manifest declares; outputs come back as CPU tensors.
     """
-
-    METHODS = ("forward", "decode")  # the graphs a task calls (decode: seq2seq's exact match)
 
     def __init__(self, sessions: Mapping[str, Any], graphs: Mapping[str, Any], pairs: Mapping[str, Pairs]) -> None:
         super().__init__()
@@ -65,11 +64,12 @@ class SessionModel(nn.Module):
     def forward(self, *args: Any) -> Any:
         return self.run("forward", args)
 
-    def decode(self, src: Tensor, src_lengths: Tensor, max_len: int) -> Tensor:
-        """Greedy decoding (seq2seq), as the model's own ``decode``."""
-        if "decode" not in self.sessions:
-            raise ValueError("no decode graph was loaded beside this forward graph")
-        return self.run("decode", (src, src_lengths, max_len))
+    def __getattr__(self, name: str) -> Any:
+        """An extra graph as the model's method of its name (``model.decode(src, lengths, n)``)."""
+        sessions = self.__dict__.get("sessions", {})
+        if name != "forward" and name in sessions:
+            return lambda *args: self.run(name, args)
+        return super().__getattr__(name)
 
     def run(self, graph: str, args: Sequence[Any]) -> Any:
         entry = self.graphs[graph]

@@ -71,6 +71,9 @@ class Task:
     # higher is better; a tie goes to the lower validation loss (``loop._better``).
     selection: ClassVar[Tuple[str, bool]]
     options: ClassVar[Tuple[str, ...]] = ()  # the TASK_OPTIONS it takes
+    # The model's methods besides forward that ``evaluate`` calls (a bundle is scored through
+    # those graphs too, so --graph int8, which quantizes forward alone, cannot score it).
+    scored_methods: ClassVar[Tuple[str, ...]] = ()
 
     def __init__(self, spec: ModelSpec, config: Any, data: DataSet, device: torch.device) -> None:
         self.primary_metric, self.higher_is_better = self.selection

@@ -21,6 +21,7 @@ class Seq2SeqTask(Task):
     task = "seq2seq"
     kinds = ("pairs",)
     selection = ("exact_match", True)
+    scored_methods = ("decode",)  # exact match is measured by the model's greedy decode
 
     def __init__(self, spec: ModelSpec, config: Any, data: DataSet, device: torch.device) -> None:
         super().__init__(spec, config, data, device)
