@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Sequence
 
+import numpy as np
 import torch
 
 from export import formats, onnx_export, place
@@ -32,8 +33,8 @@ from export.source import Source
 from export.vectors import write_vector
 from zoo.rebuild import weights_of
 from zoo.store import (
-    MANIFEST, SCHEMA_VERSION, WEIGHTS, config_to_dict, file_entries, pairs_entries, read_json, signature_pairs,
-    versions, write_json, write_weights,
+    MANIFEST, SCHEMA_VERSION, WEIGHTS, config_to_dict, file_entries, pairs_entries, read_bundle_weights, read_json,
+    signature_pairs, versions, write_json, write_weights,
 )  # fmt: skip
 
 VECTOR_CASES = ("b1-t1", "b2-t17", "b7-t2", "b1", "b2", "b7")  # small cases become test vectors
@@ -144,6 +145,17 @@ def export_bundle(
     return _export_folder(source, out, plan, failed_to)
 
 
+def _check_weights_file(folder: Path, source: Source) -> None:
+    """The weights file holds the model's state, bit for bit: verification runs the model in
+    memory, and `zoo verify` rebuilds it from this file later."""
+    stored, expected = read_bundle_weights(folder), weights_of(source.model)
+    differ = sorted(set(stored) ^ set(expected)) or [
+        name for name in expected if stored[name].dtype != expected[name].dtype or not np.array_equal(stored[name], expected[name])
+    ]  # fmt: skip
+    if differ:
+        raise RuntimeError(f"{WEIGHTS} does not hold the model's state as exported ({', '.join(differ[:5])}); a zoo bug, please report it")
+
+
 def _export_folder(source: Source, out: Path, plan: Plan, failed_to: Optional[Path]) -> ExportResult:
     """Writes and verifies the bundle in a temporary sibling of ``out``, then renames it to
     ``out`` if it passed, or to ``failed_to`` (when given) if it did not."""
@@ -154,6 +166,7 @@ def _export_folder(source: Source, out: Path, plan: Plan, failed_to: Optional[Pa
         result = _write(source, temporary, plan)
         if plan.verify:
             plan.say("verifying")
+            _check_weights_file(temporary, source)
             result.parity = verify_bundle(temporary, "cpu", write_report=True, progress=plan.say, source=source)
             if not result.parity.passed:
                 if failed_to is not None:

@@ -1,6 +1,6 @@
 """The runtimes a bundle is checked on, behind one call: flat numpy inputs -> flat numpy outputs.
 
-- ``reference``: the eager model rebuilt from ``weights.safetensors`` in float64 (the truth).
+- ``reference``: the eager model in float64 (the truth): the exporting model itself, or for `zoo verify BUNDLE` the one rebuilt from ``weights.safetensors``.
 - ``eager-fp32``/``eager-cuda``: the same eager model in float32.
 - ``torchscript``/``torchscript-cuda``: ``model.pt`` through ``torch.jit.load``.
 - ``onnxruntime-cpu``/``onnxruntime-cuda``: the ONNX file in an ``InferenceSession``; a CUDA

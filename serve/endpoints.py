@@ -9,13 +9,13 @@ bundles were served: a graph named ``generate`` answers /generate and one named 
 answers raw /predict instances, with the parameters they had then (``LEGACY``).
 """
 
+import math
 from dataclasses import dataclass
 from typing import Any, Dict, Mapping, Optional, Tuple, Union
 
+from zoo.routes import REPLIES, ROUTES
 from zoo.store import MANIFEST, BundleError, Pairs, graph_pairs
 
-ROUTES = ("generate", "predict")
-REPLIES = ("text", "continuation")
 _PARAMETER_KEYS = ("name", "default", "minimum", "maximum", "zero", "per_step")
 
 
@@ -70,7 +70,8 @@ class GraphEndpoint:
 
 
 def _number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
+    """A finite JSON number (Python's json reads NaN and Infinity, which no bound may be)."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def _parameters(records: Any, scalars: Mapping[str, str]) -> Tuple[Parameter, ...]:
@@ -86,6 +87,9 @@ def _parameters(records: Any, scalars: Mapping[str, str]) -> Tuple[Parameter, ..
         if not (_number(record["default"]) and _number(record["minimum"]) and (_number(maximum) or maximum in ("max_sequence", "vocab"))
                 and isinstance(record["zero"], bool) and isinstance(record["per_step"], int)):  # fmt: skip
             raise ValueError(f"parameter {name!r} has a default or range that is not a number")
+        integral = scalars[name] != "float32"
+        if integral and not all(isinstance(v, int) for v in (record["default"], record["minimum"], maximum) if _number(v)):
+            raise ValueError(f"parameter {name!r} takes integers; its default and range must be integers")
         parameters.append(Parameter(name, scalars[name] != "float32", record["default"], record["minimum"], maximum,
                                     record["zero"], record["per_step"]))  # fmt: skip
     missing = set(scalars) - {p.name for p in parameters}

@@ -10,7 +10,6 @@ module imports nothing heavy, so the CLI reads them without loading the server.
 from dataclasses import dataclass, field, fields
 from typing import Dict
 
-SEED_MAX = 2**31 - 2  # the largest generate seed: the sampler's Park-Miller state space (zoo/nn/sampling.py)
 
 
 @dataclass(frozen=True)

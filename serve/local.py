@@ -111,8 +111,10 @@ class LocalModel:
         """What the server's ``/generate`` answers to ``body`` (for a language model: the prefix,
         the text and the generated ids)."""
         served = self.endpoints.get("generate")
-        if served is None or served.graph not in self.model.runners:
-            raise ValueError(f"{self.name} has no generate graph for --runtime {self.model.runtime}; use `zoo predict`")
+        if served is None:
+            raise ValueError(f"{self.name} has no generate graph (a language model has one); use `zoo predict`")
+        if served.graph not in self.model.runners:
+            raise ValueError(f"{self.name}'s {served.graph} graph does not run in {self.model.runtime}; try the other --runtime")
         unknown = sorted(set(body) - set(served.keys))
         if unknown:
             raise ValueError(f"{self.name}'s generate graph takes no {', '.join(unknown)}; it takes {', '.join(served.keys)}")

@@ -9,6 +9,9 @@ the spec, so no per-model code is needed outside a model's own file.
 import dataclasses
 import difflib
 import fnmatch
+import importlib
+import os
+import sys
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple, Union
 
@@ -16,6 +19,7 @@ import torch
 from torch import nn
 
 from zoo.recipe import Recipe
+from zoo.routes import REPLIES, ROUTES  # what Endpoint.route and .reply take
 
 Dim = Union[int, str]  # a fixed size, or the name of a dynamic axis ("batch", "time")
 
@@ -94,20 +98,6 @@ TASKS = {
     "forecasting": "next value(s) of a series for every step, state in and out",
 }
 ExampleInputs = Tuple[Any, ...]  # positional arguments for forward (tensors, tuples of tensors)
-
-# The server endpoints an extra graph can answer (Endpoint.route): what a request gives it.
-ROUTES = {
-    "generate": "POST /v1/models/NAME/generate (and `zoo generate`): a text under the name of the graph's token "
-    "input, one row; the graph's scalar inputs come from the body's keys of the same names",
-    "predict": "POST /v1/models/NAME/predict with raw instances (and `zoo predict`): each instance fills the graph's "
-    "token input (its lengths input too, where forward's ragged pairs name one); it answers in place of forward",
-}
-# What such an endpoint replies (Endpoint.reply), from the token ids of the graph's first output.
-REPLIES = {
-    "text": 'each row\'s ids and their text: {"tokens", "text"}',
-    "continuation": 'the prompt, the prompt followed by the ids\' text, and the ids: {PROMPT, "text", "tokens"}',
-}
-
 
 @dataclass(frozen=True)
 class Parameter:
@@ -239,12 +229,41 @@ class UnknownModelError(ValueError):
 _REGISTRY: Dict[str, ModelSpec] = {}
 
 
+# Modules of models of your own, comma-separated, imported with the zoo's (``ZOO_MODULES=my_model
+# zoo train my-model``); `zoo train --nproc` passes the trained model's module on this way.
+MODULES_VARIABLE = "ZOO_MODULES"
+
+
 def _registered() -> Dict[str, ModelSpec]:
-    """The registry, with every model of ``zoo.models`` in it: imported on the first lookup, not
-    with ``zoo``, so that the torch-free parts (``zoo.store``, the server) load no model code."""
+    """The registry, with every model of ``zoo.models`` and of the modules ``ZOO_MODULES`` names
+    in it: imported on the first lookup, not with ``zoo``, so that the torch-free parts
+    (``zoo.store``, the server) load no model code."""
     import zoo.models  # noqa: F401  (each model file registers its models on import)
 
+    import_model_modules()
     return _REGISTRY
+
+
+class ModelModuleError(ValueError):
+    """A module ``ZOO_MODULES`` names does not import."""
+
+
+def import_model_modules() -> None:
+    """Imports each module ``ZOO_MODULES`` names (once); ModelModuleError for one that fails."""
+    for module in filter(None, (m.strip() for m in os.environ.get(MODULES_VARIABLE, "").split(","))):
+        if module not in sys.modules:
+            try:
+                importlib.import_module(module)
+            except ImportError as exc:
+                raise ModelModuleError(f"{MODULES_VARIABLE} names {module!r}, which does not import ({exc}); "
+                                       "name a module on the Python path (one in this folder: PYTHONPATH=.)") from None  # fmt: skip
+
+
+def model_module(spec: "ModelSpec") -> Optional[str]:
+    """The module that registered ``spec`` when it is not one of the zoo's own (a process that
+    must find the model imports it: ``ZOO_MODULES``)."""
+    module = spec.config_cls.__module__
+    return None if module.startswith("zoo.") else module
 
 
 def _suggestion(name: str, choices: List[str]) -> str:

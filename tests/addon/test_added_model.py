@@ -1,12 +1,13 @@
 """A model added from a file in tests/ trains, exports, verifies and serves through the same
 commands as the zoo's own, with no change to any other file (README "Adding a model").
 
-The `zoo` commands run in subprocesses that import the model's file first, as a user's script
-would: the registry of this test process stays the zoo's own, so the zoo-wide tests do not see
-the added model. `zoo serve` runs without that import: a bundle carries all the server needs.
+The `zoo` commands run in subprocesses that import the model's module, named in ``ZOO_MODULES``:
+the registry of this test process stays the zoo's own, so the zoo-wide tests do not see the
+added model. `zoo serve` runs without it: a bundle carries all the server needs.
 """
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -20,12 +21,14 @@ from tests.serve.conftest import running_server
 
 ROOT = Path(__file__).resolve().parents[2]
 NAME = "surname-embedder"  # not imported: this process's registry stays the zoo's own
-# `zoo ARGS...` in a process that has imported the added model's file.
-ZOO = [sys.executable, "-c", "import sys, tests.addon.surname_embedder; from zoo.cli import main; sys.argv[0] = 'zoo'; main()"]
+MODULE = "tests.addon.surname_embedder"
 
 
 def _zoo(*arguments: str) -> str:
-    result = subprocess.run([*ZOO, *arguments], cwd=ROOT, capture_output=True, text=True, timeout=600)
+    """`zoo ARGS...` with the added model's module in ZOO_MODULES."""
+    environment = {**os.environ, "ZOO_MODULES": MODULE}
+    result = subprocess.run([sys.executable, "-m", "zoo", *arguments], cwd=ROOT, env=environment, capture_output=True,
+                            text=True, timeout=600)  # fmt: skip
     assert result.returncode == 0, result.stdout + result.stderr
     return result.stdout
 
@@ -65,3 +68,17 @@ def test_a_model_from_tests_trains_exports_verifies_and_serves(tmp_path):
     for result in reply.json()["results"]:
         assert 0.0 <= result["probability"] <= 1.0
         assert labels is None or result["label"] in labels
+
+
+
+def test_nproc_passes_a_model_imported_by_a_script_on_to_the_processes_it_launches():
+    """A script that imports its model and calls zoo (README): `zoo train --nproc` launches
+    processes that run `python -m zoo`; they find the model through ZOO_MODULES and PYTHONPATH."""
+    script = ("import json, tests.addon.surname_embedder; from zoo.registry import get_spec; "
+              "from zoo.train.distributed import launch_environment; "
+              f"e = launch_environment(get_spec({NAME!r})); print(json.dumps([e['ZOO_MODULES'], e['PYTHONPATH']]))")  # fmt: skip
+    environment = {k: v for k, v in os.environ.items() if k not in ("ZOO_MODULES", "PYTHONPATH")}
+    result = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=environment, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    modules, path = json.loads(result.stdout)
+    assert modules == MODULE and path.split(os.pathsep)[0] == str(ROOT)

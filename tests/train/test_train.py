@@ -249,7 +249,7 @@ def test_class_weights_follow_inverse_frequency():
     torch.testing.assert_close(weights.double(), expected, atol=1e-6, rtol=0)
     binary = tasks.make_task(get_spec("sentiment-lstm"), get_spec("sentiment-lstm").make_config(), load_dataset("sentiment"),
                              torch.device("cpu"))  # fmt: skip
-    with pytest.raises(ValueError, match="--class-weight-power needs a multi-class classifier, not a binary-classification model"):
+    with pytest.raises(ValueError, match="--class-weight-power needs a multi-class classifier; sentiment-lstm's task is binary-classification"):
         binary.configure(Recipe(class_weight_power=0.5))
 
 

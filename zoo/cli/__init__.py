@@ -8,7 +8,8 @@ from typer.core import TyperArgument, TyperOption
 
 import zoo
 from zoo.cli import export, models, predict, serve, train
-from zoo.cli.console import Group, console
+from zoo.cli.console import Group, console, error_line
+from zoo.registry import ModelModuleError, import_model_modules
 
 # typer 0.29 added display_type; an older typer (the GPU machine's image has one) prints
 # types its own way and is left as it is.
@@ -61,4 +62,9 @@ def root(
 
 
 def main() -> None:
+    try:  # the models of ZOO_MODULES first: a module that does not import is one line, exit 2
+        import_model_modules()
+    except ModelModuleError as exc:
+        error_line(str(exc))
+        raise SystemExit(2) from None
     app()

@@ -52,14 +52,14 @@ _IO_HINTS = {
 }
 
 
-def _error_line(message: str) -> None:
+def error_line(message: str) -> None:
     # Escaped: a path or a value may hold [brackets], which rich would take for markup.
     err_console.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
 
 
 def fail(message: str, code: int = 2) -> NoReturn:
     """One line on stderr naming the problem (and the fix), then a non-zero exit."""
-    _error_line(message)
+    error_line(message)
     raise typer.Exit(code)
 
 
@@ -154,12 +154,12 @@ class Group(TyperGroup):
             sys.exit(exc.exit_code)
         except UsageError as exc:
             given = sys.argv[1:] if args is None else list(args)
-            _error_line(usage_message(exc, command_path(self, prog_name or self.name or "zoo", given)))
+            error_line(usage_message(exc, command_path(self, prog_name or self.name or "zoo", given)))
             sys.exit(exc.exit_code)
         except ClickException as exc:
-            _error_line(" ".join(exc.format_message().split()))
+            error_line(" ".join(exc.format_message().split()))
             sys.exit(exc.exit_code)
         except typer.Abort:  # EOF at a prompt
-            _error_line("aborted")
+            error_line("aborted")
             sys.exit(1)
         sys.exit(code if isinstance(code, int) else 0)

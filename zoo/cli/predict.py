@@ -10,7 +10,8 @@ from typing import Annotated, Any, Dict, Iterator, List, Optional
 
 import typer
 
-from serve.limits import SEED_MAX, Limits
+from serve.limits import Limits
+from zoo.models.graphs import SEED_MAX
 from zoo.cli.console import console, fail, user_errors
 
 TOP_MAX = 100  # as the server's top_k

@@ -103,7 +103,8 @@ def train_command(
             prepare(request, Shard(0, processes), device_for(request.device))
             arguments = without_nproc(ctx.meta[_ARGUMENTS])
             command = distributed.launcher_command(processes, ["train", *arguments])
-            raise typer.Exit(subprocess.call(command))
+            environment = distributed.launch_environment(spec)  # a model of your own: its module
+            raise typer.Exit(subprocess.call(command, env=environment))
     try:
         with user_errors():
             result = train(request, console)

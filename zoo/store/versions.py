@@ -1,7 +1,9 @@
-"""The library versions a run or a bundle records, read from the installed packages' metadata
-so that nothing (torch, onnxruntime) is imported to learn its version."""
+"""The library versions a run or a bundle records: a package's own ``__version__`` where it is
+already imported (the one that ran, whichever wheel it came from: onnxruntime-gpu installs as
+``onnxruntime``), else its installed metadata, so that nothing is imported to learn a version."""
 
 import platform
+import sys
 from importlib.metadata import PackageNotFoundError, version
 from typing import Dict
 
@@ -9,6 +11,9 @@ import numpy
 
 
 def _installed(package: str) -> str:
+    loaded = getattr(sys.modules.get(package), "__version__", None)
+    if isinstance(loaded, str):
+        return loaded
     try:
         return version(package)
     except PackageNotFoundError:

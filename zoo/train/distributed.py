@@ -9,12 +9,14 @@ CPU, nccl on CUDA) and trains its share of every batch inside DistributedDataPar
 
 import os
 import sys
+from pathlib import Path
 from typing import Dict, List
 
 import torch
 import torch.distributed as dist
 from torch import Tensor
 
+from zoo.registry import MODULES_VARIABLE, ModelSpec, model_module
 from zoo.train.batching import Shard
 
 
@@ -92,6 +94,26 @@ def rank_seed(seed: int, rank: int) -> int:
 def barrier() -> None:
     if dist.is_initialized():
         dist.barrier()
+
+
+def launch_environment(spec: ModelSpec) -> Dict[str, str]:
+    """This process's environment, plus what the launched processes need to find a model of
+    your own: the module that registered it in ZOO_MODULES, and the folder it was imported from
+    on PYTHONPATH. ValueError for a model the launched processes cannot import."""
+    env = dict(os.environ)
+    module = model_module(spec)
+    if module is None:
+        return env
+    if module == "__main__":
+        raise ValueError(f"--nproc: {spec.name} is registered by the script that runs zoo, which the launched "
+                         f"processes do not run; move it to a module and name that module in {MODULES_VARIABLE}")  # fmt: skip
+    names = [m for m in env.get(MODULES_VARIABLE, "").split(",") if m]
+    env[MODULES_VARIABLE] = ",".join(names if module in names else names + [module])
+    file = getattr(sys.modules.get(module), "__file__", None)
+    if file:
+        root = str(Path(file).resolve().parents[module.count(".")])
+        env["PYTHONPATH"] = os.pathsep.join([root] + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else []))
+    return env
 
 
 def launcher_command(nproc: int, zoo_arguments: List[str]) -> List[str]:

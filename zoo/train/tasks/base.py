@@ -87,7 +87,7 @@ class Task:
         """Takes the recipe's task options; one this task cannot use is refused, naming it."""
         for name, needs in TASK_OPTIONS.items():
             if getattr(recipe, name) and name not in self.options:
-                raise ValueError(f"{option_name(name)} needs {needs}, not a {self.spec.task} model")
+                raise ValueError(f"{option_name(name)} needs {needs}; {self.spec.name}'s task is {self.spec.task}")
 
     # -- training -----------------------------------------------------------------------------
     def train_size(self) -> int:
