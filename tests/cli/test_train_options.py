@@ -53,7 +53,7 @@ def test_without_nproc_drops_only_nproc_and_its_value(given, kept):
 
 def test_nproc_launches_the_arguments_as_given(tmp_path, monkeypatch):
     launched = []
-    monkeypatch.setattr("zoo.cli.train.subprocess.call", lambda command: launched.append(command) or 0)
+    monkeypatch.setattr("zoo.cli.train.subprocess.call", lambda command, env: launched.append(command) or 0)
     given = ["diabetes-mlp", "--epochs", "1", "--nproc", "2", "--batch-size", "16", "--time-limit", "1.5h",
              "--set", "hidden_sizes=4,2", "--out", str(tmp_path / "run")]  # fmt: skip
     result = runner.invoke(app, ["train", *given])
