@@ -159,6 +159,7 @@ DATA_SIZES = {
     "classes": "classes of its labels",
     "features": "values per example, or per step of a sequence",
     "targets": "values per target",
+    "characters": "entries of the data's character vocabulary (beside a word vocabulary)",
 }
 
 

@@ -20,6 +20,9 @@ SIZES = {
     "hello": {"train": 1, "val": 1, "test": 1},
     "seq-reverse": {"train": 8000, "val": 1000, "test": 1000},
     "regression-toy": {"train": 80, "val": 10, "test": 10},
+    "uner-ewt": {"train": 1750, "val": 251, "test": 2077},
+    "copy-first": {"train": 4000, "val": 500, "test": 500},
+    "copy-marked": {"train": 4000, "val": 500, "test": 500},
 }
 
 

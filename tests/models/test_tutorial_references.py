@@ -104,6 +104,19 @@ class AirModel(nn.Module):
         self.linear = nn.Linear(50, 1)
 
 
+class LampleTagger(nn.Module):
+    """The NER exercise as Lample et al. 2016 / Ma & Hovy 2016 write it, without the CRF: word
+    embedding, a character CNN per word, a BiLSTM over the sentence, a linear tag layer."""
+
+    def __init__(self, words=4359, chars=96, tags=7, word_dim=100, char_dim=25, filters=50, hidden=128):
+        super().__init__()
+        self.word_embeds = nn.Embedding(words, word_dim, padding_idx=0)
+        self.char_embeds = nn.Embedding(chars, char_dim, padding_idx=0)
+        self.char_cnn = nn.Conv1d(char_dim, filters, 3, padding=1)
+        self.lstm = nn.LSTM(word_dim + filters, hidden, bidirectional=True, batch_first=True)
+        self.hidden2tag = nn.Linear(2 * hidden, tags)
+
+
 def _sequential(*sizes):
     layers = []
     for a, b in zip(sizes, sizes[1:]):
@@ -186,6 +199,8 @@ CASES = [
     ("text-classifier", {}, UpgradedSentimentRNN),
     ("sentiment-lstm", {}, TFTextRNN),
     ("name-gru", {}, RNNClassifier),
+    ("bilstm-tagger", {}, LampleTagger),
+    ("bilstm-tagger", {"char_features": 100}, lambda: LampleTagger(filters=100)),  # the recipe's
     ("char-rnn", {}, lambda: CharModel(nn.RNN)),
     ("char-lstm", {}, lambda: CharModel(nn.LSTM)),
     ("char-gru", {}, lambda: CharModel(nn.GRU)),

@@ -10,9 +10,11 @@ from pathlib import Path
 from typing import Callable, Dict, List, Optional
 
 from zoo.data.base import DataFormatError, DataSet, Vocabulary, check_splits
+from zoo.data.long_range import make_copy_first, make_copy_marked, parse_length
 from zoo.data.numeric_data import load_airline, load_diabetes, load_mnist
 from zoo.data.synthetic import make_hello, make_regression_toy, make_seq_reverse
 from zoo.data.text_data import load_names, load_sentiment, load_shakespeare, tokenize_words
+from zoo.data.uner import load_uner
 
 BUNDLED = Path(__file__).resolve().parent / "files"
 
@@ -24,16 +26,28 @@ _FILE_DATA: Dict[str, tuple] = {
     "mnist": (load_mnist, BUNDLED / "mnist"),
     "diabetes": (load_diabetes, BUNDLED / "diabetes" / "diabetes.csv.gz"),
     "airline": (load_airline, BUNDLED / "airline" / "airline-passengers.csv"),
+    "uner-ewt": (load_uner, BUNDLED / "uner-ewt"),
 }
 _GENERATED: Dict[str, Callable[[int, bool], DataSet]] = {
     "hello": lambda seed, binary: make_hello(),
     "seq-reverse": lambda seed, binary: make_seq_reverse(seed),
     "regression-toy": lambda seed, binary: make_regression_toy(seed, binary),
+    "copy-first": lambda seed, binary: make_copy_first(seed),
+    "copy-marked": lambda seed, binary: make_copy_marked(seed),
 }
+# Generated sets that take their length after a colon (copy-first:100): name -> parser of the
+# whole name into (name, length) and the maker with that length.
+_LENGTHENED = {"copy-first": (parse_length, make_copy_first), "copy-marked": (parse_length, make_copy_marked)}
 
 
 def dataset_names() -> List[str]:
     return sorted([*_FILE_DATA, *_GENERATED])
+
+
+def is_dataset_name(argument: str) -> bool:
+    """A data set's name, with a length where it takes one (``copy-first:100``), rather than a
+    path; a malformed length still counts, so that loading it says what is wrong."""
+    return argument in dataset_names() or argument.partition(":")[0] in _LENGTHENED
 
 
 def load_dataset(
@@ -41,6 +55,12 @@ def load_dataset(
 ) -> DataSet:
     """Loads data set ``name`` (from ``path`` when given). ``binary`` asks a data set that can
     serve both kinds (regression-toy) for 0/1 targets."""
+    base = name.partition(":")[0]
+    if ":" in name and base in _LENGTHENED:
+        if path is not None:
+            raise ValueError(f"data set {name!r} is generated from the seed; drop --data")
+        parse, make = _LENGTHENED[base]
+        return make(seed, parse(name)[1])
     if name not in _FILE_DATA and name not in _GENERATED:
         close = difflib.get_close_matches(name, dataset_names(), n=1)
         hint = f" (did you mean {close[0]!r}?)" if close else ""
@@ -65,6 +85,7 @@ __all__ = [
     "DataSet",
     "Vocabulary",
     "dataset_names",
+    "is_dataset_name",
     "load_dataset",
     "tokenize_words",
 ]

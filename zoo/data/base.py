@@ -87,6 +87,20 @@ class Pairs:
 
 
 @dataclass
+class TaggedSentences:
+    """Sentences with one tag per token (named entities): the tokens as written, their word ids
+    (lower-cased), each token's character ids (case kept, every character) and tag ids."""
+
+    tokens: List[List[str]]
+    words: List[List[int]]
+    chars: List[List[List[int]]]
+    tags: List[List[int]]
+
+    def __len__(self) -> int:
+        return len(self.tokens)
+
+
+@dataclass
 class Stream:
     """One long token stream (language modelling)."""
 
@@ -124,8 +138,9 @@ class Series:
 @dataclass
 class DataSet:
     name: str
-    kind: str  # "sequences", "images", "vectors", "stream", "pairs", "series"
-    splits: Dict[str, Any]  # "train", "val", "test" -> Sequences | Arrays | Pairs | Stream | Series
+    kind: str  # "sequences", "images", "vectors", "stream", "pairs", "series", "tagged"
+    # "train", "val", "test" -> Sequences | Arrays | Pairs | Stream | Series | TaggedSentences
+    splits: Dict[str, Any]
     description: str
     source: str  # where it was read from ("bundled" or the user's path)
     vocab: Optional[Vocabulary] = None

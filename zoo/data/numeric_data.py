@@ -95,7 +95,7 @@ def load_mnist(root: Path, seed: int, source: str) -> DataSet:
         description="28x28 handwritten digits -> 0-9",
         source=source,
         labels=[str(d) for d in range(10)],
-        dims={"classes": 10},
+        dims={"classes": 10, "features": 28},  # features: pixels per row, for a model reading rows as steps
         split_rule=rule,
         pixels={"scale": 1 / 255, "mean": MNIST_MEAN, "std": MNIST_STD},
     )  # fmt: skip

@@ -8,5 +8,6 @@ from zoo.models import (  # noqa: F401  (each module registers its models on imp
     mnist_cnn,
     seq2seq,
     sequence_classifiers,
+    tagger,
     text,
 )

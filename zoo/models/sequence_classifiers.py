@@ -188,7 +188,7 @@ def _register(name: str, config_cls: type, builder, description: str, origin: st
             stateful=False,
             default_data=MNIST_ROWS,
             recipe=_RECIPE,
-            data_fields={"num_classes": "classes"},
+            data_fields={"input_size": "features", "num_classes": "classes"},
             description=description,
             origin=origin,
         )

@@ -18,7 +18,7 @@ from zoo.registry import Config, ModelSpec, parameter_count
 from zoo.recipe import OPTION_FIELDS, Recipe, option_name
 from zoo.train.request import TrainRequest, shown as request_shown
 from zoo.train.setup import Run, resolve_data
-from zoo.train.tasks import selection_rule
+from zoo.train.tasks import TASK_CLASSES, selection_rule
 
 # Where a setting's value came from, as the tables and the run's first lines name it.
 SOURCES = {
@@ -85,10 +85,13 @@ def recipe_settings(spec: ModelSpec) -> List[Setting]:
     return [Setting(option_name(name), shown(getattr(recipe, name)), _recipe_or_default(spec, name)) for name in OPTION_FIELDS]
 
 
-def best_epoch_rule(spec: ModelSpec) -> Optional[str]:
-    """ "best epoch = highest validation accuracy (...)", or None for a model `zoo train` does
-    not train on its own."""
-    rule = selection_rule(spec.task)
+def best_epoch_rule(spec: ModelSpec, kind: Optional[str] = None) -> Optional[str]:
+    """ "best epoch = highest validation accuracy (...)" on data of ``kind`` (left out: the
+    model's default data, loaded only for a task whose rule depends on the data, as tagging's
+    does), or None for a model `zoo train` does not train on its own."""
+    if kind is None and spec.default_data is not None and len(TASK_CLASSES.get(spec.task, ())) > 1:
+        kind = resolve_data(spec, None, spec.recipe.seed).kind
+    rule = selection_rule(spec.task, kind)
     return f"best epoch = {rule}" if rule else None
 
 
@@ -119,7 +122,8 @@ def training_settings(given: TrainRequest, run: Run) -> List[Setting]:
     data = run.data.name + (f" from {request.data}" if request.data and request.data != run.data.name else "")
     time_limit = f"{request.time_limit:g} s" if request.time_limit is not None else None
     for name, value in (("data", data), ("limit_batches", request.limit_batches), ("time_limit", time_limit),
-                        ("embeddings", request.embeddings), ("freeze_embeddings", request.freeze_embeddings)):  # fmt: skip
+                        ("embeddings", request.embeddings), ("freeze_embeddings", request.freeze_embeddings),
+                        ("grad_norms", request.grad_norms)):  # fmt: skip
         settings.append(Setting(option_name(name), shown(value), _option_source(name, given, run)))
     device = "option" if given.device != "auto" else "default"
     settings.append(Setting("--device", f"{run.device}" + (" (auto)" if device == "default" else ""), device))
@@ -190,7 +194,7 @@ def announcement(given: TrainRequest, run: Run) -> List[str]:
     lines = [f"{run.spec.name} on {run.data.name} ({sizes}); {parameters:,} parameters; "
              f"{run.recipe.epochs} epochs x {run.steps} steps of {run.batch_size}; {run.device}, "
              f"{run.shard.world} process(es)"]  # fmt: skip
-    rule = best_epoch_rule(run.spec)
+    rule = best_epoch_rule(run.spec, run.data.kind)
     if rule:
         lines.append(rule)
     changed = changed_config(given, run)

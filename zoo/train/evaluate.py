@@ -16,7 +16,7 @@ from zoo.data import DataSet, load_dataset
 from zoo.rebuild import load_run
 from zoo.recipe import Recipe
 from zoo.registry import Config, ModelSpec
-from zoo.train.tasks import TASK_CLASSES, make_task
+from zoo.train.tasks import make_task, task_class
 
 SPLITS = ("train", "val", "test")
 
@@ -73,6 +73,7 @@ def evaluate_bundle(bundle: Path, split: str = "test", runtime: str = "onnxrunti
     found = scorable(Path(bundle), runtime, graph)
     data = run_data(found.spec, found.manifest["data"], found.seed)
     check_same_data(Path(bundle), found.manifest, data)
-    scored = TASK_CLASSES[found.spec.task].scored_methods if found.spec.task in TASK_CLASSES else ()
+    cls = task_class(found.spec.task, data.kind)
+    scored = cls.scored_methods if cls is not None else ()
     model = bundle_module(Path(bundle), found.manifest, runtime, graph, scored)
     return score(found.spec, found.config, data, model, split, torch.device("cpu"), found.bptt)

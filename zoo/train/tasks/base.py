@@ -126,6 +126,13 @@ class Task:
     def evaluate(self, model: nn.Module, split_name: str, batch_size: int = 256) -> Dict[str, Any]:
         raise NotImplementedError
 
+    def tables(self, metrics: Dict[str, Any]) -> Dict[str, str]:
+        """Tables of the test split's ``metrics`` that a run writes beside them and prints (file
+        name -> text; the entity tagger's per-type scores, where a classifier has its confusion
+        plot); none by default."""
+        del metrics
+        return {}
+
     def sample(self, model: nn.Module) -> Optional[str]:
         """What the trained model writes, shown at the end of a run; None where it writes nothing."""
         del model

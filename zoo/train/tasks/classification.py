@@ -40,7 +40,7 @@ class ClassificationTask(ExampleTask):
     """Class logits (batch, classes) per example."""
 
     task = "classification"
-    kinds = ("sequences", "images", "vectors")
+    kinds = ("sequences", "images", "vectors", "steps")
     selection = ("accuracy", True)
     options = ExampleTask.options + ("class_weight_power", "logit_adjustment", "label_smoothing")
 

@@ -6,7 +6,9 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from zoo.train.tasks.base import Batch, LossTerms, Task, count_of
+from zoo.data.base import DataSet
+from zoo.registry import ModelSpec
+from zoo.train.tasks.base import Batch, LossTerms, Task, count_of, data_inputs
 
 
 class TaggingTask(Task):
@@ -15,6 +17,13 @@ class TaggingTask(Task):
     task = "tagging"
     kinds = ("pairs",)
     selection = ("accuracy", True)
+
+    def __init__(self, spec: ModelSpec, config: Any, data: DataSet, device: torch.device) -> None:
+        super().__init__(spec, config, data, device)
+        inputs = [i.name for i in data_inputs(self.signature)]
+        if len(inputs) != 1:  # the named-entity tagger takes words and characters
+            raise ValueError(f"{spec.name} takes {', '.join(inputs)}; tagging {data.name!r} ({data.kind}) needs a model "
+                             "that reads one token sequence")  # fmt: skip
 
     def collate(self, split: Any, indices: List[int]) -> Batch:
         tokens = torch.tensor([split.sources[i] for i in indices], dtype=torch.long)
