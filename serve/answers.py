@@ -8,16 +8,16 @@ raw instances fill its token input, the body's keys its scalar inputs (each with
 and range), and its first output's ids come back as the reply it declares.
 """
 
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Optional
 
 import numpy as np
 
 from serve.body import INT64_MAX, RequestError, integer, number, text
 from serve.endpoints import GraphEndpoint
-from serve.inputs import RawRows, Row, Tokenizer, check_cost, raw_rows, symbolic_sizes
+from serve.inputs import RawRows, Row, Tokenizer, Words, check_cost, raw_rows, symbolic_sizes
 from serve.limits import Limits
 from serve.model import ServedModel
-from serve.outputs import continuation, decoded_result, task_result
+from serve.outputs import continuation, decoded_result, iob_tags, results_bytes, span_bytes, task_result
 from zoo.store import pad_rows
 
 
@@ -30,13 +30,24 @@ def row_steps(rows: List[Row]) -> List[int]:
     return [max((a.shape[0] if a.ndim else 1) for a in row.values()) for row in rows]
 
 
-def forward_results(model: ServedModel, outputs: List[Dict[str, np.ndarray]], unknown: List[int], tokenizer: Tokenizer,
+def forward_reply_bytes(model: ServedModel, raw: RawRows, top: int) -> int:
+    """The JSON size of ``forward_results`` for these rows, at most (before the model runs)."""
+    size = results_bytes(model.task, model.graph()["outputs"], row_steps(raw.rows), top)
+    labels = model.manifest.get("labels")
+    if raw.words and model.task == "tagging" and iob_tags(labels):
+        size = max(size, span_bytes(raw.words, labels))
+    return size
+
+
+def forward_results(model: ServedModel, outputs: List[Dict[str, np.ndarray]], raw: RawRows, tokenizer: Tokenizer,
                     top: int) -> List[Dict[str, Any]]:  # fmt: skip
-    """Each row's outputs as its task's result, with the count of unknown tokens it held."""
+    """Each row's outputs as its task's result (a tagger's entity spans where the rows kept
+    their words' offsets), with the count of unknown tokens it held."""
     specs = model.graph()["outputs"]
     labels = model.manifest.get("labels")
-    results = [task_result(model.task, row, specs, labels, tokenizer, top) for row in outputs]
-    for result, count in zip(results, unknown):
+    texts: List[Optional[Words]] = list(raw.words) or [None] * len(outputs)
+    results = [task_result(model.task, row, specs, labels, tokenizer, top, words) for row, words in zip(outputs, texts)]
+    for result, count in zip(results, raw.unknown):
         if count:
             result["unknown_tokens"] = count  # the model saw <unk> for these
     return results

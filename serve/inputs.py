@@ -9,6 +9,14 @@ Raw instances (``{"instances": [...]}``) are read by what the model's first inpu
 - float ``(batch, C, H, W)``: images as nested lists of that shape (or flat C*H*W numbers);
 - float ``(batch, F)``: vectors of F numbers.
 Each instance becomes one row (arrays without the batch axis); the batcher pads and stacks rows.
+A words tokenizer whose record names its ``words_input`` or has a ``characters`` record (the
+tagger's, issue 15) splits the ORIGINAL text with ``finditer``, so each word keeps its character
+offsets for the reply (``Words``); the words fill the word-id input and, with a ``characters``
+record, their first ``width`` characters (case kept) the ``(batch, time, width)`` char-id input.
+Such a text is refused only when neither a word nor a character of it is known (the character
+encoder still reads unknown words). Words are counted against the limits before any array is
+built; the char array is ``width`` (at most ``serve.manifest_check.MAX_CHAR_WIDTH``, checked at
+load) x words ids.
 Explicit tensors (``{"inputs": {NAME: {"shape", "dtype", "data"}}}``) are used as given; state
 inputs left out start at zeros and a left-out ``lengths`` means every step is valid.
 
@@ -18,7 +26,7 @@ lengths in [1, T], and the request's cost (rows x steps) within ``Limits.max_tok
 
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 import numpy as np
@@ -30,6 +38,21 @@ from zoo.store import Pairs, zero_state
 Row = Dict[str, np.ndarray]
 
 
+@dataclass(frozen=True)
+class Words:
+    """A text split into words: each word's character offsets in ``text`` (end exclusive)."""
+
+    text: str
+    offsets: List[Tuple[int, int]]
+
+    def __len__(self) -> int:
+        return len(self.offsets)
+
+    def word(self, index: int) -> str:
+        start, end = self.offsets[index]
+        return self.text[start:end]
+
+
 class Tokenizer:
     """The bundle's tokenizer (characters or words) and vocabulary."""
 
@@ -39,6 +62,17 @@ class Tokenizer:
         self.unknown: Optional[int] = vocabulary.get("unknown") if vocabulary else None
         self.index = {t: i for i, t in enumerate(self.tokens)}
         self.pattern = re.compile(description["pattern"]) if description and description["kind"] == "words" else None
+        record = description if self.pattern is not None and description else {}
+        chars = record.get("characters") or {}
+        # Offsets: a record with the keys of issue 15 (older words tokenizers lower-case the whole
+        # text before splitting it, and keep doing so).
+        self.offsets = "characters" in record or "words_input" in record
+        self.words_input: Optional[str] = record.get("words_input")
+        self.chars_input: Optional[str] = chars.get("input")
+        self.width = int(chars.get("width", 0))
+        char_tokens = list((chars.get("vocabulary") or {}).get("tokens") or [])
+        self.char_index = {t: i for i, t in enumerate(char_tokens)}
+        self.char_unknown: Optional[int] = (chars.get("vocabulary") or {}).get("unknown")
 
     @property
     def ready(self) -> bool:
@@ -69,6 +103,49 @@ class Tokenizer:
         if self.unknown is not None and all(i == self.unknown for i in ids):
             raise RequestError(422, f"{what} has no token the model knows (all {len(ids)} are unknown), so the answer would not depend on it")
         return ids
+
+    def split(self, text: str, most: int) -> Words:
+        """The words of ``text`` with their offsets, matched on the original text (lower-casing
+        first could move them: "İ".lower() is two characters); at most ``most + 1`` of them, so
+        that an instance past the limit costs no more than finding that it is. Empty matches
+        are no words."""
+        if not self.ready:
+            raise RequestError(422, "this bundle has no tokenizer (exported from a registry name, not a run); send explicit tensors under \"inputs\"")
+        offsets: List[Tuple[int, int]] = []
+        for match in self.pattern.finditer(text):  # type: ignore[union-attr]
+            if match.end() > match.start():
+                offsets.append(match.span())
+                if len(offsets) > most:
+                    break
+        return Words(text, offsets)
+
+    def encode_words(self, words: Words, what: str = "the text") -> Tuple[np.ndarray, Optional[np.ndarray]]:
+        """Word ids ``(n,)`` (looked up lower-cased when the record says so) and, with a
+        characters record, char ids ``(n, width)`` of each word's first ``width`` characters."""
+        if not len(words):
+            raise RequestError(422, f"{what} is empty: it has no words to run the model on")
+        lowercase = bool(self.description and self.description.get("lowercase"))
+        ids = np.empty(len(words), dtype=np.int64)
+        for position in range(len(words)):
+            piece = words.word(position)
+            found = self.index.get(piece.lower() if lowercase else piece, self.unknown)
+            if found is None:
+                raise RequestError(422, f"{what}: {shown(piece)} is not in the model's vocabulary")
+            ids[position] = found
+        chars = None
+        if self.chars_input is not None:
+            chars = np.zeros((len(words), self.width), dtype=np.int64)  # 0: padding
+            missing = -1 if self.char_unknown is None else self.char_unknown
+            for position in range(len(words)):
+                for column, character in enumerate(words.word(position)[: self.width]):
+                    chars[position, column] = self.char_index.get(character, missing)
+            if (chars < 0).any():
+                raise RequestError(422, f"{what} holds a character the model's character vocabulary lacks")
+        words_known = self.unknown is None or bool((ids != self.unknown).any())
+        chars_known = chars is not None and bool(((chars != 0) & (chars != (self.char_unknown or 0))).any())
+        if not (words_known or chars_known):
+            raise RequestError(422, f"{what} has no word or character the model knows (all {len(words)} words are unknown), so the answer would not depend on it")
+        return ids, chars
 
     def unknown_count(self, ids: np.ndarray) -> int:
         return 0 if self.unknown is None else int((ids == self.unknown).sum())
@@ -138,16 +215,21 @@ def takes_text(spec: Mapping[str, Any]) -> bool:
 class RawRows:
     rows: List[Row]
     unknown: List[int]  # per row: tokens the vocabulary did not know (0 when not text)
+    words: List[Words] = field(default_factory=list)  # per row, where the tokenizer keeps offsets; else empty
 
 
 def raw_rows(body: Dict[str, Any], graph: Dict[str, Any], tokenizer: Tokenizer, limits: Limits,
              skip: set) -> RawRows:  # fmt: skip
-    """One row per instance for the graph's data input (``skip``: state and lengths inputs).
+    """One row per instance for the graph's data input (``skip``: state and lengths inputs), or
+    for its words and chars inputs where the tokenizer keeps offsets (``RawRows.words``).
 
     Each instance's steps are counted against ``max_sequence`` and the running total against
     ``max_tokens`` before it is tokenized or converted, so an oversized request costs no more
     than reading it."""
     data = [t for t in graph["inputs"] if t["name"] not in skip]
+    words_name = _words_input(data, tokenizer)
+    if words_name is not None:
+        return _word_rows(body, {t["name"]: t for t in data}, words_name, tokenizer, limits)
     if len(data) != 1:
         raise RequestError(422, f"this model takes {', '.join(t['name'] for t in data)}; send explicit tensors under \"inputs\"")
     spec = data[0]
@@ -179,6 +261,48 @@ def raw_rows(body: Dict[str, Any], graph: Dict[str, Any], tokenizer: Tokenizer, 
         if timed:
             _check_vocab(spec, array, what)
         result.rows.append({name: array})
+    return result
+
+
+def _words_input(data: List[Mapping[str, Any]], tokenizer: Tokenizer) -> Optional[str]:
+    """The input the words fill when the tokenizer keeps offsets and its words (and chars) fill
+    exactly the graph's data inputs; else None (the instances are read as before)."""
+    if not tokenizer.offsets:
+        return None
+    specs = {t["name"]: t for t in data}
+    chars = {tokenizer.chars_input} if tokenizer.chars_input else set()
+    rest = set(specs) - chars
+    if not chars <= set(specs) or len(rest) != 1 or (tokenizer.words_input and rest != {tokenizer.words_input}):
+        return None
+    name = rest.pop()
+    return name if takes_text(specs[name]) else None
+
+
+def _word_rows(body: Dict[str, Any], specs: Dict[str, Mapping[str, Any]], words_name: str, tokenizer: Tokenizer,
+               limits: Limits) -> RawRows:  # fmt: skip
+    """Rows of a tokenizer that keeps offsets: the word ids and (with a characters record) the
+    char ids of each text, and its words for the reply. Words are counted before arrays exist."""
+    result = RawRows([], [])
+    total = 0
+    for number, instance in enumerate(_instances(body, limits)):
+        what = f"instance {number}"
+        if not isinstance(instance, str):
+            raise RequestError(422, f"{what} must be a string of text, got {shown(instance)}")
+        try:
+            instance.encode("utf-8")
+        except UnicodeEncodeError as exc:  # a lone surrogate ("\ud800") could not be written back in the reply
+            raise RequestError(422, f"{what} holds {shown(exc.object[exc.start:exc.end])}, not a Unicode character (a lone surrogate)") from None
+        words = tokenizer.split(instance, limits.max_sequence)
+        total = _count(total, len(words), what, limits)
+        ids, chars = tokenizer.encode_words(words, what)
+        row = {words_name: ids}
+        _check_vocab(specs[words_name], ids, what)
+        if chars is not None and tokenizer.chars_input is not None:
+            _check_vocab(specs[tokenizer.chars_input], chars, what)
+            row[tokenizer.chars_input] = chars
+        result.rows.append(row)
+        result.unknown.append(tokenizer.unknown_count(ids))
+        result.words.append(words)
     return result
 
 

@@ -62,7 +62,9 @@ class LocalModel:
         if served is not None:
             return served.prompt
         skip = self.model.pairs().skipped()
-        return next(t for t in self.model.graph()["inputs"] if t["name"] not in skip)
+        inputs = [t for t in self.model.graph()["inputs"] if t["name"] not in skip]
+        # A tagger's words (its chars come from the same text) whatever the order of its inputs.
+        return next((t for t in inputs if t["name"] == self.tokenizer.words_input), inputs[0])
 
     def predict(self, instances: Iterable[Tuple[str, Any]], top: int, parameters: Optional[Dict[str, Any]] = None) -> Iterator[Tuple[str, Dict[str, Any]]]:
         """(where it came from, result) for each (where it came from, instance), in order, each
@@ -90,7 +92,7 @@ class LocalModel:
             ran = self.model.run(feeds)
             for position, index in enumerate(batch):
                 outputs[index] = row_outputs(ran, graph["outputs"], position, None if steps is None else int(steps[position]))
-        return forward_results(self.model, outputs, raw.unknown, self.tokenizer, top)
+        return forward_results(self.model, outputs, raw, self.tokenizer, top)
 
     def _instances(self, body: Dict[str, Any]) -> List[Dict[str, Any]]:
         """Raw instances through the extra graph that answers them, in batches of similar lengths."""

@@ -12,6 +12,7 @@ from typing import Any, Dict, List, Mapping
 from zoo.store import MANIFEST, BundleError
 
 DTYPES = ("float32", "float64", "int64", "int32", "bool")
+MAX_CHAR_WIDTH = 128  # characters kept per word: a request's char array is at most this x --max-tokens ids
 
 
 def _strings(value: Any) -> bool:
@@ -77,8 +78,49 @@ def _text_problems(manifest: Mapping[str, Any]) -> List[str]:
                 re.compile(tokenizer.get("pattern"))
             except (re.error, TypeError) as exc:
                 problems.append(f"has a words tokenizer whose pattern does not compile ({exc})")
+            else:
+                problems += _offsets_problems(tokenizer, manifest["graphs"]["forward"]["inputs"])
         elif kind != "characters":
             problems.append(f"has a tokenizer of kind {kind!r} (characters or words)")
+    return problems
+
+
+def _int64_input(inputs: List[Mapping[str, Any]], name: Any, rank: int) -> Mapping[str, Any]:
+    """The forward input ``name`` if it is int64 of ``rank`` axes; else an empty mapping."""
+    spec = next((t for t in inputs if t["name"] == name), {})
+    return spec if spec and spec["dtype"] == "int64" and len(spec["shape"]) == rank else {}
+
+
+def _offsets_problems(tokenizer: Mapping[str, Any], inputs: List[Mapping[str, Any]]) -> List[str]:
+    """The keys of a words tokenizer that keeps offsets (issue 15's tagger): ``lowercase``,
+    ``words_input`` and the ``characters`` record, each against the forward graph's inputs."""
+    problems = []
+    if not isinstance(tokenizer.get("lowercase", False), bool):
+        problems.append(f"has a words tokenizer whose lowercase is {tokenizer.get('lowercase')!r}, not true or false")
+    if re.compile(tokenizer["pattern"]).match("") and ("characters" in tokenizer or "words_input" in tokenizer):
+        problems.append(f"has a words tokenizer whose pattern {tokenizer['pattern']!r} matches the empty string")
+    if "words_input" in tokenizer and not _int64_input(inputs, tokenizer["words_input"], 2):
+        problems.append(f"has a words tokenizer whose words_input {tokenizer['words_input']!r} is not an int64 (batch, time) forward input")
+    if "characters" not in tokenizer:
+        return problems
+    chars = tokenizer["characters"]
+    if not isinstance(chars, dict):
+        return problems + [f"has a words tokenizer whose characters record is {chars!r}, not {{input, width, vocabulary}}"]
+    spec = _int64_input(inputs, chars.get("input"), 3)
+    width = chars.get("width")
+    vocabulary = chars.get("vocabulary")
+    tokens = vocabulary.get("tokens") if isinstance(vocabulary, dict) else None
+    unknown = vocabulary.get("unknown") if isinstance(vocabulary, dict) else None
+    if not spec:
+        problems.append(f"has a characters record whose input {chars.get('input')!r} is not an int64 (batch, time, width) forward input")
+    if isinstance(width, bool) or not isinstance(width, int) or not 1 <= width <= MAX_CHAR_WIDTH:
+        problems.append(f"has a characters record whose width is {width!r}, not a number of characters in [1, {MAX_CHAR_WIDTH}]")
+    elif spec and spec["shape"][2] != width:
+        problems.append(f"has a characters record of width {width} but its input {spec['name']!r} has shape {spec['shape']}")
+    if not _strings(tokens) or not tokens or not (unknown is None or (isinstance(unknown, int) and not isinstance(unknown, bool) and 0 < unknown < len(tokens))):
+        problems.append("has a characters record whose vocabulary is not {tokens: [strings], unknown: null or an index past the padding 0}")
+    elif spec and isinstance(spec.get("vocab"), int) and len(tokens) > spec["vocab"]:
+        problems.append(f"has {len(tokens)} characters in its characters vocabulary but its input {spec['name']!r} takes ids below {spec['vocab']}")
     return problems
 
 

@@ -23,6 +23,7 @@ from starlette.requests import ClientDisconnect
 from export.feeds import InputError
 from serve import memory
 from serve.answers import (
+    forward_reply_bytes,
     forward_results,
     forward_rows,
     instance_feeds,
@@ -30,7 +31,6 @@ from serve.answers import (
     instance_rows,
     prompt_feeds,
     prompt_reply,
-    row_steps,
 )
 from serve.batching import Batcher, BatchPolicy
 from serve.body import BodyBudgets, RequestError, integer, names, read_json
@@ -174,9 +174,9 @@ class Server:
             return {"model": name, "results": await self._instances(model, served, body)}
         tokenizer = self.tokenizers[name]
         raw = forward_rows(model, body, tokenizer, self.limits)
-        check_reply(results_bytes(model.task, model.graph()["outputs"], row_steps(raw.rows), top), self.limits.max_reply_bytes, "send fewer instances")
+        check_reply(forward_reply_bytes(model, raw, top), self.limits.max_reply_bytes, "send fewer or shorter instances")
         outputs = await self.batchers[name].submit(raw.rows)
-        return {"model": name, "results": forward_results(model, outputs, raw.unknown, tokenizer, top)}
+        return {"model": name, "results": forward_results(model, outputs, raw, tokenizer, top)}
 
     async def _explicit(self, model: ServedModel, body: Dict[str, Any], extra: Sequence[str]) -> Dict[str, Any]:
         given = [key for key in extra if key in body]

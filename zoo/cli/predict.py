@@ -34,6 +34,9 @@ def describe(task: str, result: Dict[str, Any]) -> str:
         return f"forecast {_number(result['forecast'])} (one per step: {len(result['predictions'])})"
     if "prediction" in result:
         return "prediction " + ", ".join(_number(v) for v in result["prediction"])
+    if "entities" in result:  # a tagger's spans: type, text, offsets (end exclusive), score
+        found = [f"{e['type']} {e['text']!r} [{e['start']}:{e['end']}] {_number(e['score'])}" for e in result["entities"]]
+        return "; ".join(found) if found else f"no entities in {len(result['tokens'])} words"
     if "tokens" in result:  # tagging, seq2seq
         return repr(result["text"]) if result.get("text") is not None else " ".join(map(str, result["tokens"]))
     return ", ".join(f"{name} {value['shape']}" for name, value in result.items())  # encoders: tensors
@@ -54,7 +57,7 @@ def predict_command(
     """Run a bundle on your inputs here, without a server.
 
     Answers what `zoo serve` answers to /predict: labels with probabilities, the next token,
-    forecasts or decoded text."""
+    forecasts, decoded text, or a tagger's entities with their character offsets."""
     from serve.inputs import takes_text
     from serve.instances import instances
     from serve.local import LocalModel
