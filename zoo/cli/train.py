@@ -80,6 +80,7 @@ def train_command(
     limit_batches: Annotated[Optional[int], typer.Option(help="At most this many training steps per epoch (smoke tests).")] = None,
     embeddings: Annotated[Optional[Path], typer.Option(help="Pretrained word vectors, GloVe text format.")] = None,
     freeze_embeddings: Annotated[bool, typer.Option("--freeze-embeddings", help="Keep the pretrained vectors fixed.")] = False,
+    grad_norms: Annotated[bool, typer.Option("--grad-norms", help="Record the norm of dLoss/dh at every step of every recurrent layer, on 64 validation examples, before training and after each epoch (metrics.jsonl, gradnorms.png).")] = False,
     nproc: Annotated[Optional[int], typer.Option(help="Processes for data-parallel training (torch.distributed.run); on --resume, the run's.")] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Make every check of a run and print what it would train (config, every training argument and where it came from), writing nothing.")] = False,
 ) -> None:  # fmt: skip
@@ -91,7 +92,7 @@ def train_command(
         request = TrainRequest(
             model=model, data=data, **(recipe or {}), overrides=overrides, device=device, out=out, resume=resume,
             overwrite=overwrite, time_limit=limit, limit_batches=limit_batches, embeddings=embeddings,
-            freeze_embeddings=freeze_embeddings,
+            freeze_embeddings=freeze_embeddings, grad_norms=grad_norms,
         )  # fmt: skip
         processes = 1 if distributed.launched() else _processes(request, nproc)  # launched: WORLD_SIZE
         if dry_run:

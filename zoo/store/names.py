@@ -7,7 +7,7 @@ Every reader and writer takes them from here, so a run or a bundle is laid out i
 CONFIG = "config.json"  # model name and config, data set, training arguments, versions
 WEIGHTS = "weights.safetensors"  # the best weights (also a bundle's weights)
 LAST = "last"  # the checkpoint for an exact resume
-METRICS = "metrics.jsonl"  # one line per epoch, then one for the test split
+METRICS = "metrics.jsonl"  # one line per epoch, [--grad-norms probes,] then one for the test split
 
 # A bundle (``zoo.store.bundle``).
 MANIFEST = "manifest.json"  # what the bundle holds and how to run it

@@ -4,9 +4,11 @@
                          training arguments, library versions
     weights.safetensors  the weights that scored best on the validation split
     last/                weights, optimizer, scheduler, RNG and loop state for exact resume
-    metrics.jsonl        one line per epoch, then one for the test split
+    metrics.jsonl        one line per epoch, then (--grad-norms) one per gradient probe,
+                         {"type": "gradnorms", ...}, then one for the test split
     curves.png           loss and the main metric per epoch
     confusion.png        classifiers: the test split's confusion matrix
+    gradnorms.png        --grad-norms: dLoss/dh against the distance from the loss
 
 ``zoo.rebuild.load_run`` builds the model from these; ``zoo.train.rundir`` makes and replaces
 run directories.
@@ -21,7 +23,7 @@ from zoo.store.weights import Arrays, read_weights
 
 # Every name a run directory holds (the checkpoint's staging and previous copies included);
 # --overwrite deletes these and nothing else.
-RUN_ENTRIES = {CONFIG, WEIGHTS, METRICS, LAST, LAST + ".tmp", LAST + ".old", "curves.png", "confusion.png"}
+RUN_ENTRIES = {CONFIG, WEIGHTS, METRICS, LAST, LAST + ".tmp", LAST + ".old", "curves.png", "confusion.png", "gradnorms.png"}
 
 
 class RunError(ValueError):

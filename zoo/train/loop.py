@@ -4,7 +4,9 @@ The loop: seeded model and data order; Adam or SGD, optional cosine decay, gradi
 validation every epoch with the best weights kept; a checkpoint of everything (``last/``) at
 each epoch end and whenever the run is stopped (Ctrl-C, SIGTERM, ``--time-limit``: mid-epoch,
 with the step), so that ``--resume`` continues exactly where it stopped; a NaN/inf loss stops
-the run and keeps the last good checkpoint. Only rank 0 writes files.
+the run and keeps the last good checkpoint. Only rank 0 writes files. With ``--grad-norms``,
+``zoo.train.gradnorms`` probes the gradient through time before the first step and after each
+epoch (rows in metrics.jsonl, gradnorms.png).
 """
 
 import itertools
@@ -21,11 +23,12 @@ from rich.console import Console
 from torch import nn
 
 from zoo.rebuild import load_run, weights_of
-from zoo.store import CONFIG, LAST, METRICS, WEIGHTS, write_json, write_jsonl, write_weights
+from zoo.store import CONFIG, LAST, METRICS, WEIGHTS, write_atomic, write_json, write_jsonl, write_weights
 from zoo.train import distributed, rundir
 from zoo.train.checkpoint import RankStates, load_checkpoint, save_checkpoint
 from zoo.train.describe import announcement
-from zoo.train.plots import plot_confusion, plot_curves
+from zoo.train.gradnorms import probe_row
+from zoo.train.plots import plot_confusion, plot_curves, plot_grad_norms
 from zoo.train.progress import EpochProgress, open_progress
 from zoo.train.request import TrainRequest
 from zoo.train.setup import Run, device_for, prepare
@@ -112,6 +115,8 @@ def _run_epochs(run: Run, ddp_model: nn.Module, loop: Dict[str, Any], console: C
     stop: Dict[str, Any] = {}
     shown: Dict[str, Any] = {"last_epoch": run.recipe.epochs}
     status, note = "finished", None
+    if loop["epoch"] == 0 and loop["step"] == 0:
+        _probe(run, loop)  # before the first step: the gradients at initialisation
     with _stop_signals(stop), open_progress(console, run.writer) as progress:
         while status == "finished" and loop["epoch"] < run.recipe.epochs:
             if loop["step"] == 0:
@@ -219,14 +224,30 @@ def _end_epoch(run: Run, loop: Dict[str, Any], console: Console, seconds: float,
     loop["history"].append(row)
     loop["epoch"] += 1
     loop["step"] = 0
+    _probe(run, loop)
     if improved:
         loop["best"], loop["best_epoch"] = row["val"], row["epoch"]
         if run.writer:
             write_weights(run.out / WEIGHTS, weights_of(run.model))
     if run.writer:
-        write_jsonl(run.out / METRICS, loop["history"])
-        _report_epoch(run, console, loop["history"], mark, shown)
+        write_jsonl(run.out / METRICS, _rows(loop))
+        _report_epoch(run, console, loop, mark, shown)
     _save_last(run, loop)
+
+
+def _probe(run: Run, loop: Dict[str, Any]) -> None:
+    """--grad-norms: the gradient norms after ``loop["epoch"]`` epochs, once (a resumed run
+    has its earlier probes in its loop state); rank 0 alone measures, on its own copy."""
+    if not run.request.grad_norms:
+        return  # off: the loop state and metrics.jsonl stay as they always were
+    probes = loop.setdefault("gradnorms", [])
+    if run.writer and all(p["after_epoch"] != loop["epoch"] for p in probes):
+        probes.append(probe_row(run.task, run.model, loop["epoch"], loop["global_step"]))
+
+
+def _rows(loop: Dict[str, Any]) -> List[Dict[str, Any]]:
+    """metrics.jsonl before the test: the epochs, then the gradient probes (--grad-norms)."""
+    return loop["history"] + loop.get("gradnorms", [])
 
 
 def _best_mark(task: Task, new: Dict[str, Any], old: Optional[Dict[str, Any]]) -> str:
@@ -237,15 +258,19 @@ def _best_mark(task: Task, new: Dict[str, Any], old: Optional[Dict[str, Any]]) -
     return f"  (best: {metric} tied, lower loss)"
 
 
-def _report_epoch(run: Run, console: Console, history: List[Dict[str, Any]], mark: str, shown: Dict[str, Any]) -> None:
+def _report_epoch(run: Run, console: Console, loop: Dict[str, Any], mark: str, shown: Dict[str, Any]) -> None:
     """The epoch's line, and the curves redrawn. Short epochs (the toy models run hundreds)
     would redraw the plot hundreds of times and flood a terminal: there both happen at most
     every few seconds, and at the end, saying so once. A log gets every epoch's line."""
+    history = loop["history"]
     row, now = history[-1], perf_counter()
     due = now - shown.get("at", -1e9) >= REPORT_EVERY_S or row["epoch"] == shown["last_epoch"]
     if due:
         shown["at"] = now
-        plot_curves(run.out / "curves.png", history, run.task.primary_metric, f"{run.spec.name} on {run.data.name}")
+        title = f"{run.spec.name} on {run.data.name}"
+        plot_curves(run.out / "curves.png", history, run.task.primary_metric, title)
+        if loop.get("gradnorms"):
+            plot_grad_norms(run.out / "gradnorms.png", loop["gradnorms"], title)
     if due or not console.is_terminal:
         console.print(f"epoch {row['epoch']}: train loss {row['train_loss']:.4f}; validation "
                       f"{_format(row['val'])}{mark}  [{row['seconds']:.1f} s]", markup=False, highlight=False)  # fmt: skip
@@ -256,7 +281,9 @@ def _report_epoch(run: Run, console: Console, history: List[Dict[str, Any]], mar
 
 
 def _format(metrics: Dict[str, Any]) -> str:
-    return ", ".join(f"{k} {v:.4f}" if isinstance(v, float) else f"{k} {v!r}" for k, v in metrics.items())
+    """The scalar metrics in one line; tables (the entity tagger's per-type scores) have their own."""
+    return ", ".join(f"{k} {v:.4f}" if isinstance(v, float) else f"{k} {v!r}" for k, v in metrics.items()
+                     if not isinstance(v, (dict, list)))  # fmt: skip
 
 
 def _finish(run: Run, loop: Dict[str, Any], console: Console) -> Tuple[Optional[Dict[str, Any]], Optional[str]]:
@@ -269,11 +296,14 @@ def _finish(run: Run, loop: Dict[str, Any], console: Console) -> Tuple[Optional[
     sample = task.sample(best_model) if isinstance(task, LanguageModelTask) and run.writer else None
     if run.writer:
         confusion = test.pop("confusion", None)
-        rows: List[Dict[str, Any]] = loop["history"] + [{"split": "test", "best_epoch": loop["best_epoch"], **test}]
+        rows: List[Dict[str, Any]] = _rows(loop) + [{"split": "test", "best_epoch": loop["best_epoch"], **test}]
         write_jsonl(run.out / METRICS, rows)
         if confusion is not None:
             plot_confusion(run.out / "confusion.png", confusion, run.data.labels, f"{run.spec.name}: test split")
         console.print(f"test (best epoch {loop['best_epoch']}): {_format(test)}")
+        for name, text in task.tables(test).items():  # the entity tagger's per-type scores
+            write_atomic(run.out / name, lambda path, text=text: path.write_text(text, encoding="utf-8"))
+            console.print(text, markup=False, highlight=False)
         if sample:
             console.print(f"sample: {sample[:200]!r}")
         console.print(f"run saved in [bold]{run.out}[/]")

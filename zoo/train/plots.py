@@ -6,7 +6,7 @@ from typing import Any, Dict, List, Optional
 from zoo.store import write_atomic
 
 
-def _pyplot() -> Any:
+def pyplot() -> Any:
     """matplotlib's pyplot, imported when a plot is drawn: importing it costs a third of a
     second, which every `zoo` command would otherwise pay at start."""
     import matplotlib
@@ -19,7 +19,7 @@ def _pyplot() -> Any:
 
 def plot_curves(path: Path, history: List[Dict[str, Any]], metric: str, title: str) -> None:
     """Loss (train and validation) and the main validation metric against the epoch."""
-    plt = _pyplot()
+    plt = pyplot()
     epochs = [row["epoch"] for row in history]
     figure, (left, right) = plt.subplots(1, 2, figsize=(10, 4))
     left.plot(epochs, [row["train_loss"] for row in history], marker="o", label="train")
@@ -43,7 +43,7 @@ def plot_confusion(path: Path, confusion: List[List[int]], labels: Optional[List
     size = len(confusion)
     names = labels if labels and len(labels) == size else [str(i) for i in range(size)]
     rows = [[c / max(sum(row), 1) for c in row] for row in confusion]
-    plt = _pyplot()
+    plt = pyplot()
     figure, axes = plt.subplots(figsize=(2 + 0.45 * size, 1.5 + 0.45 * size))
     image = axes.imshow(rows, cmap="Blues", vmin=0.0, vmax=1.0)
     figure.colorbar(image)
@@ -52,6 +52,43 @@ def plot_confusion(path: Path, confusion: List[List[int]], labels: Optional[List
     axes.set_xlabel("predicted")
     axes.set_ylabel("true")
     axes.set_title(title)
+    figure.tight_layout()
+    write_atomic(path, lambda p: figure.savefig(p, format="png", dpi=100))
+    plt.close(figure)
+
+
+def plot_grad_norms(path: Path, probes: List[Dict[str, Any]], title: str) -> None:
+    """--grad-norms: ||dLoss/dh|| against the distance from the step the loss reads, log y, one
+    line per probe (epochs done); one row of panels per recurrent layer, one column per direction."""
+    panels: Dict[Any, List[Any]] = {}
+    for probe in probes:
+        for entry in probe["layers"]:
+            key = (entry["module"], entry["layer"], entry["direction"])
+            panels.setdefault(key, []).append((probe["after_epoch"], entry["norms"]))
+    layers = list(dict.fromkeys((module, layer) for module, layer, _ in panels))
+    directions = list(dict.fromkeys(direction for _, _, direction in panels))
+    plt = pyplot()
+    rows, columns = max(len(layers), 1), max(len(directions), 1)
+    figure, grid = plt.subplots(rows, columns, figsize=(max(6.5, 5.5 * columns), 3.8 * rows), squeeze=False)
+    colors = plt.get_cmap("viridis")
+    last = max((p["after_epoch"] for p in probes), default=0)
+    for (module, layer, direction), lines in panels.items():
+        axes = grid[layers.index((module, layer))][directions.index(direction)]
+        for after, norms in lines:
+            # Zero norms (a step the loss does not reach) have no place on a log axis: masked.
+            values = [n if n > 0 else float("nan") for n in norms]
+            axes.plot(range(len(values)), values, color=colors(after / max(last, 1)), label=f"after epoch {after}")
+        axes.set_yscale("log")
+        axes.set_xlabel("steps before the loss")
+        axes.set_ylabel("||dLoss/dh||")
+        axes.set_title(f"{module or 'model'} layer {layer}" + (f" ({direction})" if len(directions) > 1 else ""))
+        axes.grid(alpha=0.3, which="both")
+        if len(lines) <= 12:
+            axes.legend(fontsize=7)
+        else:  # too many lines to name: the colour scale says which epoch each is
+            scale = plt.cm.ScalarMappable(cmap=colors, norm=plt.Normalize(0, max(last, 1)))
+            figure.colorbar(scale, ax=axes, label="after epoch")
+    figure.suptitle(f"{title}: gradient norms through time")
     figure.tight_layout()
     write_atomic(path, lambda p: figure.savefig(p, format="png", dpi=100))
     plt.close(figure)

@@ -35,6 +35,7 @@ class _Arguments:
     limit_batches: Optional[int] = None  # at most this many training steps per epoch
     embeddings: Optional[Path] = None
     freeze_embeddings: bool = False
+    grad_norms: bool = False  # probe the gradient norms through time each epoch (zoo.train.gradnorms)
 
 
 # The arguments above, then one field per recipe option (``epochs``, ``batch_size``, ...): None
@@ -49,7 +50,7 @@ TrainRequest = make_dataclass(
 
 # Arguments besides the recipe's that a resumed run takes from config.json ("training" section,
 # under these names; "data_argument" holds --data).
-_RESTORED = ("limit_batches", "embeddings", "freeze_embeddings")
+_RESTORED = ("limit_batches", "embeddings", "freeze_embeddings", "grad_norms")
 
 
 def out_dir(request: TrainRequest) -> Path:

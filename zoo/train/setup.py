@@ -16,13 +16,14 @@ from torch import nn
 from torch.optim.lr_scheduler import LambdaLR
 
 from zoo.config import model_config
-from zoo.data import DataSet, dataset_names, load_dataset
+from zoo.data import DataSet, dataset_names, is_dataset_name, load_dataset
 from zoo.registry import ModelSpec, get_spec
 from zoo.store import config_from_dict
 from zoo.train import distributed, rundir
 from zoo.train.batching import Shard
 from zoo.train.checkpoint import stored_trainer_state
 from zoo.train.embeddings import read_vectors, vector_size
+from zoo.train.gradnorms import check_grad_norms
 from zoo.recipe import Recipe
 from zoo.train.request import TrainRequest, out_dir, recipe_of, resumed, stored_run
 from zoo.train.syncbn import sync_batch_norm
@@ -64,7 +65,7 @@ class Run:
                 "requested_batch_size": self.recipe.batch_size, "batch_size": self.batch_size,
                 "steps_per_epoch": self.steps, "limit_batches": request.limit_batches, "data_argument": request.data,
                 "embeddings": str(request.embeddings) if request.embeddings else None,
-                "freeze_embeddings": request.freeze_embeddings}  # fmt: skip
+                "freeze_embeddings": request.freeze_embeddings, "grad_norms": request.grad_norms}  # fmt: skip
 
 
 def device_for(choice: str) -> torch.device:
@@ -79,7 +80,7 @@ def device_for(choice: str) -> torch.device:
 
 def resolve_data(spec: ModelSpec, argument: Optional[str], seed: int) -> DataSet:
     binary = spec.task == "binary-classification"
-    if argument is None or argument in dataset_names():
+    if argument is None or is_dataset_name(argument):
         name = argument or spec.default_data
         if name is None:
             raise ValueError(f"{spec.name} has no default data set (it is a building block); pass --data NAME")
@@ -172,6 +173,8 @@ def prepare(request: TrainRequest, shard: Shard, device: torch.device) -> Run:
     steps = task.steps_per_epoch(batch_size)
     if request.limit_batches is not None:
         steps = min(steps, request.limit_batches)
+    if request.grad_norms:
+        check_grad_norms(spec.name, task, model)
     optimizer = _optimizer(model, recipe)
     scheduler = _scheduler(optimizer, recipe, recipe.epochs * steps)
     return Run(request=request, spec=spec, recipe=recipe, out=out_dir(request), device=device, shard=shard,
