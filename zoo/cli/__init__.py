@@ -7,7 +7,7 @@ import typer
 from typer.core import TyperArgument, TyperOption
 
 import zoo
-from zoo.cli import export, models, predict, serve, train
+from zoo.cli import compare, export, models, predict, serve, train
 from zoo.cli.console import Group, console, error_line
 from zoo.registry import ModelModuleError, import_model_modules
 
@@ -43,6 +43,7 @@ app.command("verify")(export.verify_command)
 app.command("predict")(predict.predict_command)
 app.command("generate")(predict.generate_command)
 app.command("serve")(serve.serve_command)
+app.command("compare")(compare.compare_command)
 
 
 def _print_version(value: bool) -> None:
