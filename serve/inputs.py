@@ -293,6 +293,8 @@ def _word_rows(body: Dict[str, Any], specs: Dict[str, Mapping[str, Any]], words_
         except UnicodeEncodeError as exc:  # a lone surrogate ("\ud800") could not be written back in the reply
             raise RequestError(422, f"{what} holds {shown(exc.object[exc.start:exc.end])}, not a Unicode character (a lone surrogate)") from None
         words = tokenizer.split(instance, limits.max_sequence)
+        if len(words) > limits.max_sequence:  # the split stopped one word past the limit
+            raise RequestError(413, f"{what} has more than {limits.max_sequence} words; the limit is {limits.max_sequence} (--max-sequence)")
         total = _count(total, len(words), what, limits)
         ids, chars = tokenizer.encode_words(words, what)
         row = {words_name: ids}

@@ -80,6 +80,7 @@ def test_the_markdown_the_plot_and_the_printed_table(compared: Dict[str, Any]) -
         (["logistic-regression", "linear-regression"], "error: logistic-regression (binary-classification) and linear-regression (regression) do different tasks"),
         (MODELS, "error: the models' default data sets differ (logistic-regression: regression-toy, diabetes-mlp: diabetes); pass --data"),
         (["diabetes-mlp"], "error: zoo compare needs at least two models, got 1"),
+        (["rnn-classifier", "gru-classifier", "--data", "names"], "error: rnn-classifier reads real values (float32) but 'names' holds token ids"),
         (["diabetes-mlp", "logistic-regression", "diabetes-mlp"], "error: diabetes-mlp is named more than once"),
         (MODELS + ["--data", "regression-toy", "--set", "hidden_sizes=4"], "error: logistic-regression has no config field 'hidden_sizes'"),
         (MODELS + ["--data", "regression-toy", "--time-limit", "soon"], "error: --time-limit 'soon': give a positive duration"),

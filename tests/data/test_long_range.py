@@ -78,3 +78,16 @@ def test_sequence_classifiers_take_their_input_size_from_the_data():
     regression = zoo.get_spec("linear-regression")
     with pytest.raises(ValueError, match="cannot train on 'copy-first:5' \\(steps\\)"):
         make_task(regression, regression.make_config(), copy_first, torch.device("cpu"))
+
+
+def test_a_run_on_the_default_length_finds_its_data_again():
+    """A run records `--data copy-marked` as its argument and `copy-marked:30` as its name:
+    `zoo evaluate` reads that back as the data set's name, not as a path."""
+    from zoo.registry import get_spec
+    from zoo.train.evaluate import run_data
+
+    data = load_dataset("copy-marked")
+    again = run_data(get_spec("rnn-classifier"), {"name": data.name, "argument": "copy-marked", "sizes": data.sizes()}, 0)
+    assert again.name == "copy-marked:30" and torch.equal(again.splits["test"].inputs, data.splits["test"].inputs)
+    with pytest.raises(ValueError, match="copy-marked:٣٠"):
+        load_dataset("copy-marked:٣٠")  # only ASCII digits give a length

@@ -129,7 +129,7 @@ def test_limits_count_words_before_any_array_is_built(monkeypatch):
 
     monkeypatch.setattr(Tokenizer, "encode_words", no_arrays)
     huge = "Paris " * 2_000_000  # 12 MB, 2 million words: refused after 11 of them
-    with pytest.raises(RequestError, match=r"has 11 steps; the limit is 10 \(--max-sequence\)") as caught:
+    with pytest.raises(RequestError, match=r"has more than 10 words; the limit is 10 \(--max-sequence\)") as caught:
         _rows(huge, limits=Limits(max_sequence=10))
     assert caught.value.status == 413
     with pytest.raises(RequestError, match=r"hold 12 steps in all; the limit is 10 per request \(--max-tokens\)"):

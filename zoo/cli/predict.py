@@ -36,7 +36,7 @@ def describe(task: str, result: Dict[str, Any]) -> str:
         return "prediction " + ", ".join(_number(v) for v in result["prediction"])
     if "entities" in result:  # a tagger's spans: type, text, offsets (end exclusive), score
         found = [f"{e['type']} {e['text']!r} [{e['start']}:{e['end']}] {_number(e['score'])}" for e in result["entities"]]
-        return "; ".join(found) if found else f"no entities in {len(result['tokens'])} words"
+        return "; ".join(found) if found else f"no entities in {len(result['tokens'])} word{'s' if len(result['tokens']) != 1 else ''}"
     if "tokens" in result:  # tagging, seq2seq
         return repr(result["text"]) if result.get("text") is not None else " ".join(map(str, result["tokens"]))
     return ", ".join(f"{name} {value['shape']}" for name, value in result.items())  # encoders: tensors

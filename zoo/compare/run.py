@@ -27,7 +27,9 @@ def _start_folder(out: Path) -> None:
     replaces. Its compare.json comes first, so that a comparison stopped at any point (even
     killed) leaves a folder --overwrite recognises."""
     if out.exists():
-        for entry in out.iterdir():
+        # compare.json goes last (its replacement is written next): a process killed while the
+        # runs are deleted leaves a folder --overwrite still recognises.
+        for entry in sorted(out.iterdir(), key=lambda e: e.name == COMPARE_JSON):
             if entry.is_dir() and not entry.is_symlink():
                 shutil.rmtree(entry)
             else:

@@ -35,7 +35,7 @@ def parse_length(name: str) -> Tuple[str, int]:
     base = name.partition(":")[0]
     if name == base:
         return base, DEFAULT_LENGTHS[base]
-    match = re.fullmatch(re.escape(base) + r":(\d+)", name)
+    match = re.fullmatch(re.escape(base) + r":([0-9]+)", name)
     length = int(match.group(1)) if match else 0
     if not 2 <= length <= MAX_LENGTH:
         raise ValueError(f"data set {name!r}: give the length as {base}:T with an integer T from 2 to "

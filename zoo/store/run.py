@@ -23,7 +23,8 @@ from zoo.store.weights import Arrays, read_weights
 
 # Every name a run directory holds (the checkpoint's staging and previous copies included);
 # --overwrite deletes these and nothing else.
-RUN_ENTRIES = {CONFIG, WEIGHTS, METRICS, LAST, LAST + ".tmp", LAST + ".old", "curves.png", "confusion.png", "gradnorms.png"}
+RUN_ENTRIES = {CONFIG, WEIGHTS, METRICS, LAST, LAST + ".tmp", LAST + ".old", "curves.png", "confusion.png", "gradnorms.png",
+               "entities.md"}  # fmt: skip
 
 
 class RunError(ValueError):

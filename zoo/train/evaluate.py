@@ -12,7 +12,7 @@ from typing import Any, Dict, Optional
 import torch
 from torch import nn
 
-from zoo.data import DataSet, load_dataset
+from zoo.data import DataSet, is_dataset_name, load_dataset
 from zoo.rebuild import load_run
 from zoo.recipe import Recipe
 from zoo.registry import Config, ModelSpec
@@ -30,7 +30,8 @@ def run_data(spec: ModelSpec, data_info: Dict[str, Any], seed: int) -> DataSet:
     """The data set a run trained on, from what its config.json (or a bundle's manifest) records
     of it: the name, the ``--data`` argument, and the training seed that split it."""
     argument = data_info.get("argument")
-    path = argument if argument and argument != data_info["name"] else None
+    # A data set name (``copy-marked`` for the recorded ``copy-marked:30``) is no path.
+    path = argument if argument and argument != data_info["name"] and not is_dataset_name(argument) else None
     data = load_dataset(data_info["name"], path, seed, spec.task == "binary-classification")
     if data.sizes() != data_info["sizes"]:
         raise ValueError(

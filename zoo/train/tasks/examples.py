@@ -22,6 +22,17 @@ from zoo.train.tasks.augment import shift_images, shift_offsets
 from zoo.train.tasks.base import Batch, LossTerms, Task, arguments, count_of, data_inputs
 
 
+def _check_reads(model: str, dtype: str, data: DataSet) -> None:
+    """Token ids (int64) come from sequences of tokens, real values from every other kind: a
+    model fed the other fails on its first batch, after its run folder exists."""
+    holds_ids = data.kind == "sequences"
+    if (dtype == "int64") != holds_ids:
+        reads = "token ids" if dtype == "int64" else f"real values ({dtype})"
+        holds = "token ids" if holds_ids else f"real values ({data.kind})"
+        raise ValueError(f"{model} reads {reads} but {data.name!r} holds {holds}; "
+                         f"pick a data set of {'token sequences' if dtype == 'int64' else 'images, vectors or steps'}")  # fmt: skip
+
+
 class ExampleTask(Task):
     """Batches of examples; subclasses give the target's form, the loss and the metrics."""
 
@@ -34,6 +45,7 @@ class ExampleTask(Task):
             raise ValueError(f"{spec.name} takes {', '.join(i.name for i in inputs)}; "
                              f"a {spec.task} model takes one input (and its lengths)")  # fmt: skip
         self.input = inputs[0].name
+        _check_reads(spec.name, inputs[0].dtype, data)
         self.lengths: Optional[str] = signature_pairs(self.signature).lengths.get(self.input)
         self.max_shift = 0  # images: random translation of training batches, in pixels
 
