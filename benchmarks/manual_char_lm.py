@@ -12,7 +12,6 @@ serves both layers. Never a timed test: figures go to the README and the issue n
 """
 
 import argparse
-import json
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -23,6 +22,7 @@ import torch
 from zoo.data import load_dataset
 from zoo.rebuild import load_run
 from zoo.registry import get_spec
+from zoo.store import METRICS, read_jsonl
 from zoo.train.loop import TrainRequest, train
 from zoo.train.tasks import make_task
 
@@ -37,7 +37,7 @@ def _train(layer: str, manual: bool, args: argparse.Namespace) -> Dict[str, Any]
     started = time.perf_counter()
     result = train(request)
     seconds = time.perf_counter() - started
-    history = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    history = read_jsonl(out / METRICS)
     epochs = [row for row in history if "epoch" in row and "split" not in row]
     train_seconds = sum(row["seconds"] for row in epochs)
     tokens = sum(row["steps"] for row in epochs) * 64 * 100  # recipe batch 64 x bptt 100 per step

@@ -2,8 +2,6 @@
 run directory, and measuring each one's best weights; the comparison's files are rewritten
 after every model (``report.write``)."""
 
-import json
-import shutil
 from pathlib import Path
 from statistics import mean
 from time import perf_counter
@@ -17,32 +15,23 @@ from zoo.compare.plan import COMPARE_JSON, Entry, Plan
 from zoo.compare.report import Comparison, ModelResult, document, write
 from zoo.rebuild import load_run
 from zoo.registry import parameter_count
-from zoo.store import METRICS, write_json
+from zoo.store import METRICS, read_jsonl, write_json
+from zoo.train import rundir
 from zoo.train.loop import TrainingFailed, train
 from zoo.train.tasks import Task, make_task
 
 
 def _start_folder(out: Path) -> None:
     """After ``plan.check_folder``: the folder is new, empty, or a comparison --overwrite
-    replaces. Its compare.json comes first, so that a comparison stopped at any point (even
-    killed) leaves a folder --overwrite recognises."""
-    if out.exists():
-        # compare.json goes last (its replacement is written next): a process killed while the
-        # runs are deleted leaves a folder --overwrite still recognises.
-        for entry in sorted(out.iterdir(), key=lambda e: e.name == COMPARE_JSON):
-            if entry.is_dir() and not entry.is_symlink():
-                shutil.rmtree(entry)
-            else:
-                entry.unlink()
-    out.mkdir(parents=True, exist_ok=True)
+    replaces. Its compare.json is deleted last and written again first, so that a comparison
+    stopped at any point (even killed) leaves a folder --overwrite recognises."""
+    rundir.empty_folder(out, last=COMPARE_JSON)
 
 
 def _metrics(run: Path) -> List[Dict[str, Any]]:
     """The run's metrics.jsonl rows (none before its first epoch ends)."""
     path = run / METRICS
-    if not path.is_file():
-        return []
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return read_jsonl(path) if path.is_file() else []
 
 
 def _epoch_rows(rows: List[Dict[str, Any]]) -> List[Dict[str, Any]]:

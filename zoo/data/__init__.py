@@ -35,9 +35,9 @@ _GENERATED: Dict[str, Callable[[int, bool], DataSet]] = {
     "copy-first": lambda seed, binary: make_copy_first(seed),
     "copy-marked": lambda seed, binary: make_copy_marked(seed),
 }
-# Generated sets that take their length after a colon (copy-first:100): name -> parser of the
-# whole name into (name, length) and the maker with that length.
-_LENGTHENED = {"copy-first": (parse_length, make_copy_first), "copy-marked": (parse_length, make_copy_marked)}
+# Generated sets that take their length after a colon (copy-first:100, parse_length): name ->
+# the maker of that length.
+_LENGTHENED: Dict[str, Callable[[int, int], DataSet]] = {"copy-first": make_copy_first, "copy-marked": make_copy_marked}
 
 
 def dataset_names() -> List[str]:
@@ -56,19 +56,15 @@ def load_dataset(
     """Loads data set ``name`` (from ``path`` when given). ``binary`` asks a data set that can
     serve both kinds (regression-toy) for 0/1 targets."""
     base = name.partition(":")[0]
-    if ":" in name and base in _LENGTHENED:
-        if path is not None:
-            raise ValueError(f"data set {name!r} is generated from the seed; drop --data")
-        parse, make = _LENGTHENED[base]
-        return make(seed, parse(name)[1])
-    if name not in _FILE_DATA and name not in _GENERATED:
+    lengthened = ":" in name and base in _LENGTHENED
+    if not lengthened and name not in _FILE_DATA and name not in _GENERATED:
         close = difflib.get_close_matches(name, dataset_names(), n=1)
         hint = f" (did you mean {close[0]!r}?)" if close else ""
         raise ValueError(f"unknown data set {name!r}{hint}; known: {', '.join(dataset_names())}")
-    if name in _GENERATED:
+    if lengthened or name in _GENERATED:
         if path is not None:
             raise ValueError(f"data set {name!r} is generated from the seed; drop --data")
-        return _GENERATED[name](seed, binary)
+        return _LENGTHENED[base](seed, parse_length(name)[1]) if lengthened else _GENERATED[name](seed, binary)
     loader, bundled = _FILE_DATA[name]
     if path is None:
         return loader(bundled, seed, "bundled")

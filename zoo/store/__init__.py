@@ -20,7 +20,7 @@ torch or the model code. One job per module:
 from zoo.store.atomic import write_atomic, write_bytes
 from zoo.store.bundle import SCHEMA_VERSION, BundleError, check_files, file_entries, inside, is_bundle, read_bundle_weights, read_manifest, sha256
 from zoo.store.configs import config_from_dict, config_to_dict
-from zoo.store.jsonio import read_json, write_json, write_jsonl
+from zoo.store.jsonio import read_json, read_jsonl, write_json, write_jsonl
 from zoo.store.names import CONFIG, LAST, MANIFEST, METRICS, MODEL_PT, PARITY, WEIGHTS
 from zoo.store.nesting import flatten, unflatten
 from zoo.store.pairs import Pairs, graph_pairs, pairs_entries, signature_pairs
@@ -33,7 +33,7 @@ __all__ = [
     "CONFIG", "LAST", "MANIFEST", "METRICS", "MODEL_PT", "PARITY", "RUN_ENTRIES", "SCHEMA_VERSION", "WEIGHTS",
     "Arrays", "BundleError", "Pairs", "RunError",
     "check_files", "config_from_dict", "config_to_dict", "cut_row", "file_entries", "flatten", "graph_pairs", "inside", "is_bundle",
-    "pad_rows", "pairs_entries", "read_bundle_weights", "read_json", "read_manifest", "read_run", "read_run_weights",
+    "pad_rows", "pairs_entries", "read_bundle_weights", "read_json", "read_jsonl", "read_manifest", "read_run", "read_run_weights",
     "read_weights", "sha256", "signature_pairs", "unflatten", "versions", "weights_bytes", "write_atomic",
     "write_bytes", "write_json", "write_jsonl", "write_weights", "zero_state",
 ]  # fmt: skip

@@ -16,6 +16,11 @@ def write_json(path: Path, data: Any) -> None:
     write_atomic(path, lambda p: p.write_text(text, encoding="utf-8"))
 
 
+def read_jsonl(path: Path) -> list:
+    """One value per non-blank line (what ``write_jsonl`` wrote)."""
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
 def write_jsonl(path: Path, rows: list) -> None:
     text = "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows)
     write_atomic(path, lambda p: p.write_text(text, encoding="utf-8"))

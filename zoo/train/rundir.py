@@ -47,8 +47,14 @@ def prepare_out(out: Path, resume: bool, overwrite: bool) -> None:
     if resume:
         recover_checkpoint(out / LAST)
         return
+    empty_folder(out)
+
+
+def empty_folder(out: Path, last: str = "") -> None:
+    """Deletes what ``out`` holds (the entry named ``last`` after the others: a process killed
+    midway leaves the file that marks the folder as ours) and makes sure it exists."""
     if out.exists():
-        for entry in out.iterdir():
+        for entry in sorted(out.iterdir(), key=lambda e: e.name == last):
             if entry.is_dir() and not entry.is_symlink():
                 shutil.rmtree(entry)
             else:
