@@ -10,7 +10,7 @@ from typing import Any, Dict, List, Optional
 from zoo.compare.latency import BATCHES, MIN_RUNS, RUNS, WARMUP
 from zoo.compare.plan import COMPARE_JSON, COMPARE_MD, CURVES, GRADNORMS, Plan
 from zoo.store import write_atomic, write_json
-from zoo.train.plots import pyplot
+from zoo.train.plots import draw_norms, pyplot
 
 SCHEMA_VERSION = 1
 
@@ -178,14 +178,9 @@ def plot_grad_norms(path: Path, comparison: Comparison) -> None:
                                 layout="constrained")  # fmt: skip
     colors = plt.get_cmap("viridis")
     for axes, result in zip(grid[0], shown):
-        last = max(max(p["after_epoch"] for p in result.grad_norms), 1)
-        for probe in result.grad_norms:
-            values = [n if n > 0 else float("nan") for n in probe["norms"]]  # log axis: no zeros
-            axes.plot(range(len(values)), values, color=colors(probe["after_epoch"] / last), linewidth=1.2)
-        axes.set_yscale("log")
+        last = max(p["after_epoch"] for p in result.grad_norms)
+        draw_norms(axes, [(p["after_epoch"], p["norms"]) for p in result.grad_norms], colors, last)
         axes.set_title(f"{result.model}\n{result.grad_norms[0]['layer']}", fontsize=9)
-        axes.set_xlabel("steps before the loss")
-        axes.grid(alpha=0.3, which="both")
     grid[0][0].set_ylabel("||dLoss/dh||")
     scale = plt.cm.ScalarMappable(cmap=colors, norm=plt.Normalize(0, max((p["after_epoch"] for r in shown for p in r.grad_norms), default=1)))
     figure.colorbar(scale, ax=list(grid[0]), label="after epoch")

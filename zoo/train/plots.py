@@ -57,6 +57,18 @@ def plot_confusion(path: Path, confusion: List[List[int]], labels: Optional[List
     plt.close(figure)
 
 
+def draw_norms(axes: Any, lines: List[Any], colors: Any, last: int) -> None:
+    """One line of ||dLoss/dh|| per probe, (after epoch, norms by steps before the loss), coloured
+    by the epoch out of ``last``, on a log axis (zero norms, steps the loss does not reach, are
+    masked: a log axis has no place for them)."""
+    for after, norms in lines:
+        values = [n if n > 0 else float("nan") for n in norms]
+        axes.plot(range(len(values)), values, color=colors(after / max(last, 1)), label=f"after epoch {after}")
+    axes.set_yscale("log")
+    axes.set_xlabel("steps before the loss")
+    axes.grid(alpha=0.3, which="both")
+
+
 def plot_grad_norms(path: Path, probes: List[Dict[str, Any]], title: str) -> None:
     """--grad-norms: ||dLoss/dh|| against the distance from the step the loss reads, log y, one
     line per probe (epochs done); one row of panels per recurrent layer, one column per direction."""
@@ -74,15 +86,9 @@ def plot_grad_norms(path: Path, probes: List[Dict[str, Any]], title: str) -> Non
     last = max((p["after_epoch"] for p in probes), default=0)
     for (module, layer, direction), lines in panels.items():
         axes = grid[layers.index((module, layer))][directions.index(direction)]
-        for after, norms in lines:
-            # Zero norms (a step the loss does not reach) have no place on a log axis: masked.
-            values = [n if n > 0 else float("nan") for n in norms]
-            axes.plot(range(len(values)), values, color=colors(after / max(last, 1)), label=f"after epoch {after}")
-        axes.set_yscale("log")
-        axes.set_xlabel("steps before the loss")
+        draw_norms(axes, lines, colors, last)
         axes.set_ylabel("||dLoss/dh||")
         axes.set_title(f"{module or 'model'} layer {layer}" + (f" ({direction})" if len(directions) > 1 else ""))
-        axes.grid(alpha=0.3, which="both")
         if len(lines) <= 12:
             axes.legend(fontsize=7)
         else:  # too many lines to name: the colour scale says which epoch each is
