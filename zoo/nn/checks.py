@@ -7,6 +7,11 @@ Each failure raises ``ValueError`` naming the problem and what was expected. Und
 Shapes are formatted as plain int lists (``[2, 3, 4]``): building text with a comprehension
 and ``join`` inside a scripted function breaks the ONNX exporter ("len(node_outputs)=1 !=
 n_outputs=0"), even on a branch that only raises.
+
+Under ``torch.export`` the value checks cannot branch on a tensor's values (export fails with
+``GuardOnDataDependentSymNode``); there they become runtime asserts that the exported program
+keeps, in ``ep.module()`` and in an AOTInductor package alike. A bad value then raises
+``RuntimeError`` with torch's text (``Expected u0 >= 1 but received 0``), not the message below.
 """
 
 from typing import List
@@ -53,6 +58,10 @@ def check_lengths(lengths: Tensor, batch: int, time: int, what: str = "lengths")
     if lengths.is_floating_point() or lengths.dtype == torch.bool:
         raise ValueError("{} must be an integer tensor (int64), got {}".format(what, lengths.dtype))
     if batch > 0:
+        if not torch.jit.is_scripting():  # TorchScript skips this branch without compiling it
+            if torch.compiler.is_exporting():
+                _assert_range(lengths, 1, time)
+                return
         low = int(lengths.min())
         high = int(lengths.max())
         if low < 1 or high > time:
@@ -61,6 +70,18 @@ def check_lengths(lengths: Tensor, batch: int, time: int, what: str = "lengths")
                     what, time, low, high
                 )
             )
+
+
+@torch.jit.unused
+def _assert_range(values: Tensor, low: int, high: int) -> None:
+    """Under torch.export: every value in [low, high], asserted when the program runs.
+
+    ``.item()``, not ``int()``: it gives export an unbacked symbol to assert on. ``high`` may be a
+    symbolic size (the time axis); the assert compares against it without fixing it. No message:
+    the program's assert has torch's own text, and strict export refuses a message closure.
+    """
+    torch._check(values.min().item() >= low)
+    torch._check(values.max().item() <= high)
 
 
 def check_dims(input: Tensor, dims: int, layout: str, what: str) -> None:
@@ -78,6 +99,10 @@ def check_token_ids(ids: Tensor, vocab_size: int, what: str) -> None:
             "{} must hold integer token ids (int64), got {}".format(what, ids.dtype)
         )
     if ids.numel() > 0:
+        if not torch.jit.is_scripting():
+            if torch.compiler.is_exporting():
+                _assert_range(ids, 0, vocab_size - 1)
+                return
         low = int(ids.min())
         high = int(ids.max())
         if low < 0 or high >= vocab_size:

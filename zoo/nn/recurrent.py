@@ -9,7 +9,9 @@ Written for TorchScript first (the structure follows pytorch's
   ``(output, h_n)``, or ``(output, (h_n, c_n))`` for the LSTM.
 * Each direction of each layer projects its whole input with one matrix product before the
   time loop; only the recurrent product runs per step. The loop is a scripted ``for`` over the
-  time axis, so it stays dynamic in TorchScript and in an exported ONNX ``Loop``.
+  time axis, so it stays dynamic in TorchScript and in an exported ONNX ``Loop``. Under
+  ``torch.export`` with a symbolic time length the same steps run as one ``while_loop``
+  (``zoo.nn.export_loop``), which a Python ``for`` would not be: export unrolls it.
 * ``lengths`` (B,) gives a ragged batch the semantics of
   ``pack_padded_sequence(enforce_sorted=False)`` + ``pad_packed_sequence(total_length=T)``.
   The output keeps the input's time length (PyTorch's pad returns ``max(lengths)`` steps
@@ -26,6 +28,7 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 
 from zoo.nn.checks import check_features, check_floating, check_lengths, check_state
+from zoo.nn.export_loop import Step, use_while_loop, while_scan
 from zoo.nn.init import check_nonlinearity, check_sizes, recurrent_parameter, reset_uniform
 from zoo.nn.ragged import reverse_index, reverse_time, step_mask
 from zoo.nn.steps import gru_step, lstm_step, rnn_relu_step, rnn_tanh_step
@@ -122,6 +125,18 @@ class _RecurrentBase(nn.Module):
             self._flat_weights[names.index(name)] = value  # type: ignore[assignment]
         super().__setattr__(name, value)
 
+    def _weights(self) -> List[Tensor]:
+        """The parameters in PyTorch's order.
+
+        Outside TorchScript they are looked up by name on every call: torch.export and
+        torch.func.functional_call swap tensors into ``_parameters`` without ``__setattr__``, and
+        a stale list would bake the real weights into an exported program as constants
+        (torch.nn.RNNBase re-reads them for the same reason, in ``_update_flat_weights``).
+        """
+        if not torch.jit.is_scripting():
+            return [getattr(self, name) for name in self._flat_weights_names]
+        return self._flat_weights
+
     def _apply(self, fn, recurse=True):  # type: ignore[no-untyped-def]
         # .to(), .double(), .cuda() may create new Parameter objects; refresh the references.
         result = super()._apply(fn, recurse)
@@ -160,6 +175,27 @@ class _RecurrentBase(nn.Module):
         stops changing after its last valid step.
         """
         raise NotImplementedError("subclasses implement _scan")
+
+    @torch.jit.unused
+    def _step(self, w_hh: Tensor, b_hh: Optional[Tensor]) -> Step:
+        """One step of ``_scan``'s loop as a function of (gx_t, states), for ``while_scan``."""
+        raise NotImplementedError("subclasses implement _step")
+
+    def _time_loop(
+        self,
+        gx: Tensor,
+        state: List[Tensor],
+        w_hh: Tensor,
+        b_hh: Optional[Tensor],
+        mask: Tensor,
+        ragged: bool,
+    ) -> Tuple[Tensor, List[Tensor]]:
+        """``_scan``, or under torch.export with a symbolic time length the same steps as one
+        ``while_loop``, which export keeps dynamic where it would unroll ``_scan``'s ``for``."""
+        if not torch.jit.is_scripting():  # TorchScript skips this branch without compiling it
+            if use_while_loop(gx):
+                return while_scan(self._step(w_hh, b_hh), gx, state, mask if ragged else None)
+        return self._scan(gx, state, w_hh, b_hh, mask, ragged)
 
     def _run(
         self, input: Tensor, hx: Optional[List[Tensor]], lengths: Optional[Tensor]
@@ -226,7 +262,7 @@ class _RecurrentBase(nn.Module):
 
         # Final states in (layer, direction, state) order, in one flat list stacked once at the end.
         finals: List[Tensor] = []
-        weights = self._flat_weights
+        weights = self._weights()
         layer_input = x
         for layer in range(self.num_layers):
             direction_outputs: List[Tensor] = []
@@ -247,7 +283,7 @@ class _RecurrentBase(nn.Module):
                     b_ih = b_ih + b_hh
                 gx = F.linear(seq, w_ih, b_ih)  # (T, B, G), every step in one product
                 start = [state[index] for state in states]
-                out, last = self._scan(gx, start, w_hh, b_hh, mask, ragged)
+                out, last = self._time_loop(gx, start, w_hh, b_hh, mask, ragged)
                 if direction == 1:
                     out = reverse_time(out, rev_index) if ragged else out.flip(0)
                 direction_outputs.append(out)
@@ -329,6 +365,12 @@ class RNN(_RecurrentBase):
             h = torch.where(mask[t], h_next, h) if ragged else h_next
         return torch.stack(outputs), [h]
 
+    @torch.jit.unused
+    def _step(self, w_hh: Tensor, b_hh: Optional[Tensor]) -> Step:
+        w_hh_t = w_hh.t()
+        step = rnn_relu_step if self.nonlinearity == "relu" else rnn_tanh_step
+        return lambda gx_t, state: [step(gx_t, state[0], w_hh_t)]
+
     def forward(
         self, input: Tensor, hx: Optional[Tensor] = None, lengths: Optional[Tensor] = None
     ) -> Tuple[Tensor, Tensor]:
@@ -390,6 +432,11 @@ class LSTM(_RecurrentBase):
                 c = c_next
         return torch.stack(outputs), [h, c]
 
+    @torch.jit.unused
+    def _step(self, w_hh: Tensor, b_hh: Optional[Tensor]) -> Step:
+        w_hh_t = w_hh.t()
+        return lambda gx_t, state: list(lstm_step(gx_t, state[0], state[1], w_hh_t))
+
     def forward(
         self,
         input: Tensor,
@@ -441,6 +488,11 @@ class GRU(_RecurrentBase):
             outputs.append(h_next)
             h = torch.where(mask[t], h_next, h) if ragged else h_next
         return torch.stack(outputs), [h]
+
+    @torch.jit.unused
+    def _step(self, w_hh: Tensor, b_hh: Optional[Tensor]) -> Step:
+        w_hh_t = w_hh.t()
+        return lambda gx_t, state: [gru_step(gx_t, state[0], w_hh_t, b_hh)]
 
     def forward(
         self, input: Tensor, hx: Optional[Tensor] = None, lengths: Optional[Tensor] = None

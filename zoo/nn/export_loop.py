@@ -1,0 +1,84 @@
+"""The recurrent layers' time loop as one ``while_loop``, for ``torch.export`` with a dynamic time axis.
+
+``torch.export`` traces Python: a ``for`` over the time steps is unrolled at the example input's
+length, and the program then only accepts that length. ``torch._higher_order_ops.while_loop`` stays
+one node whose trip count is the symbolic time length; ``ep.module()`` runs it, AOTInductor compiles
+it, and ``torch.onnx.export(ep, dynamo=True)`` lowers it to an ONNX ``Loop``. ``scan`` exports too,
+but AOTInductor fails on it in torch 2.13 (``InductorError: KeyError: s27``), hence ``while_loop``.
+
+Only export takes this path: eager and TorchScript keep their plain loops, and the callers reach this
+module behind ``if not torch.jit.is_scripting():`` so that TorchScript never compiles it.
+"""
+
+from typing import Callable, List, Optional, Tuple
+
+import torch
+from torch import Tensor
+from torch._higher_order_ops.while_loop import while_loop
+
+CHUNK = 8  # steps per while_loop iteration (see while_scan)
+# (input gates of one step (B, G), states [h] or [h, c]) -> the next states, in the same order.
+Step = Callable[[Tensor, List[Tensor]], List[Tensor]]
+
+
+@torch.jit.unused
+def use_while_loop(x: Tensor, time_dim: int = 0) -> bool:
+    """True while torch.export traces ``x`` with a symbolic length on ``time_dim``.
+
+    A concrete length (an example traced without a dynamic time axis, or a generate loop feeding one
+    token) keeps the plain loop: unrolled at that length, which is then the only one the program takes.
+    Strict export (``strict=True``, traced by Dynamo) shows every size as an int, so there the loop is
+    always a ``while_loop``, which runs any length, that one included.
+    """
+    if not torch.compiler.is_exporting():
+        return False
+    return torch.compiler.is_dynamo_compiling() or isinstance(x.size(time_dim), torch.SymInt)
+
+
+@torch.jit.unused
+def while_scan(step: Step, xs: Tensor, state: List[Tensor], mask: Optional[Tensor]) -> Tuple[Tensor, List[Tensor]]:
+    """Runs ``step`` over time-major ``xs`` (T, B, G) from ``state`` (each (B, H)).
+
+    Returns every step's new h (T, B, H) and the final states. With ``mask`` (T, B, 1), a sequence's
+    states stop changing after its last valid step (``torch.where(keep, new, old)`` as the scripted
+    loops do); its outputs past that step are whatever the step computed, masked by the caller.
+
+    Each iteration runs ``CHUNK`` steps, written out as Python (unrolled at trace time), and writes
+    their outputs into the buffer at once. The buffer is a carried value, and a while_loop's
+    carried values cannot be updated in place (Dynamo refuses input mutation in a loop body; a
+    mutated extra input exports, but AOTInductor then stops on "body_fn might be modifying the
+    input"), so each write copies the whole buffer: one write per CHUNK steps makes that quadratic
+    cost CHUNK times smaller. The steps past T in the last chunk keep the state and write to spare rows.
+    """
+    h = state[0]
+    steps = xs.size(0)
+    # Carried values must keep their shape, dtype and layout from one iteration to the next: a
+    # preallocated output written in place of a list, states laid out like a step's results. And
+    # they must not alias one another: the layer's zero h and c are views of one tensor, which
+    # ep.run_decompositions() (and so torch.onnx) refuses ("cond_fn might be aliasing the input").
+    # CHUNK spare rows take the last chunk's steps past T (sizes derived from T by padding it to a
+    # multiple of CHUNK would need guards that export refuses for a free time axis).
+    out = h.new_zeros([steps + CHUNK, h.size(0), h.size(1)])
+    start = torch.zeros((), dtype=torch.int64, device=xs.device)
+    offsets = torch.arange(CHUNK, device=xs.device)
+
+    def cond(i: Tensor, *carry: Tensor) -> Tensor:
+        return i < steps
+
+    def body(i: Tensor, *carry: Tensor) -> Tuple[Tensor, ...]:
+        at = i + offsets  # (CHUNK,): the steps of this chunk, the last one's may pass T
+        inside = at < steps
+        read = torch.where(inside, at, steps - 1)  # a step past T reads the last one, and is not kept
+        chunk = xs.index_select(0, read)
+        keeps = inside.view(CHUNK, 1, 1) if mask is None else mask.index_select(0, read) & inside.view(CHUNK, 1, 1)
+        old = list(carry[:-1])
+        outputs = []
+        for k in range(CHUNK):
+            new = step(chunk[k], old)
+            outputs.append(new[0])
+            old = [torch.where(keeps[k], n, o) for n, o in zip(new, old)]
+        written = carry[-1].index_copy(0, at, torch.stack(outputs))
+        return (i + CHUNK, *old, written)
+
+    carried = while_loop(cond, body, (start, *[s.clone(memory_format=torch.contiguous_format) for s in state], out))
+    return carried[-1][:steps], list(carried[1:-1])
