@@ -4,18 +4,47 @@ examples, verification cases and the server endpoint that answers with it.
 
 Each wraps the scripted method in a module whose arguments are all tensors: the ONNX exporter
 takes tensors, not Python ints or floats, and so the method's loop becomes an ONNX ``Loop``
-whose trip count is an input.
+whose trip count is an input. Under ``torch.export`` the wrapper runs the same loop written as a
+``torch._higher_order_ops.while_loop`` over tensors instead (``exported``): torch.export traces
+Python, so ``int(steps)``, a Python ``for`` over it and branches on tensor values (greedy or not,
+every row done) cannot enter a program whose step count is an input.
 """
 
-from typing import Callable, List, Tuple
+from typing import Any, Callable, List, Tuple
 
 import torch
 from torch import Tensor, nn
+from torch._higher_order_ops.while_loop import while_loop
+from torch.utils._pytree import tree_map
 
+from zoo.nn.sampling import next_state, sample_tokens_tensor, seed_streams_tensor, uniform
 from zoo.registry import Config, Endpoint, ExampleInputs, ExtraGraph, Parameter, TensorSpec
 
 SEED_MAX = 2**31 - 2  # the largest sampler seed: the Park-Miller state space (zoo/nn/sampling.py)
 Example = Callable[[Config, int, int, torch.Generator], Tensor]
+
+
+def _exporting() -> bool:
+    # TorchScript compiles the wrappers too (the ONNX path) and cannot compile the export query.
+    if not torch.jit.is_scripting():
+        return torch.compiler.is_exporting()
+    return False
+
+
+def _length(count: Tensor) -> int:
+    """A loop's step count (a 0-d input) as the size of the buffer it fills. torch.export makes
+    it an unbacked size; a negative count fails the program's runtime assertion as the scripted
+    methods' ValueError would fail them."""
+    length = count.item()  # not int(): that would ask export for the value
+    torch._check(length >= 0)
+    return length
+
+
+def _own(state: Any) -> Any:
+    """A recurrent state (a tensor or the LSTM's pair) as fresh contiguous tensors. A carry must
+    keep its strides from one iteration to the next and must not alias another output, while
+    ``zoo.nn.LSTM`` returns h and c as views of one stacked tensor."""
+    return tree_map(lambda t: t.clone(memory_format=torch.contiguous_format), state)
 
 
 class GenerateGraph(nn.Module):
@@ -26,7 +55,32 @@ class GenerateGraph(nn.Module):
         self.model = model
 
     def forward(self, prefix: Tensor, steps: Tensor, temperature: Tensor, top_k: Tensor, seed: Tensor) -> Tensor:
+        if _exporting():
+            return self.exported(prefix, steps, temperature, top_k, seed)
         return self.model.generate(prefix, int(steps), float(temperature), int(top_k), int(seed))
+
+    @torch.jit.unused
+    def exported(self, prefix: Tensor, steps: Tensor, temperature: Tensor, top_k: Tensor, seed: Tensor) -> Tensor:
+        """``generate``'s tokens from a ``while_loop`` that carries the step, the samplers'
+        streams, the last logits, the state and a (B, steps) buffer: the same draws and the same
+        forward calls, plus one forward after the last token whose logits nobody reads."""
+        batch = prefix.size(0)
+        logits, state = self.model(prefix, self.model.init_state(batch))
+        tokens = prefix.new_zeros(batch, _length(steps))
+
+        def cond(i: Tensor, streams: Tensor, last: Tensor, state: Any, tokens: Tensor) -> Tensor:
+            return i < steps
+
+        def body(i: Tensor, streams: Tensor, last: Tensor, state: Any, tokens: Tensor) -> Tuple[Any, ...]:
+            streams = next_state(streams)
+            token = sample_tokens_tensor(last, uniform(streams), temperature, top_k).unsqueeze(1)  # (B, 1)
+            logits, state = self.model(token, state)
+            return i + 1, streams, logits[:, 0], _own(state), tokens.index_copy(1, i.view(1), token)
+
+        start = torch.zeros((), dtype=torch.long, device=prefix.device)
+        # contiguous: the carry must keep its strides, and a step's logits[:, 0] is contiguous.
+        carried = (start, seed_streams_tensor(seed, batch), logits[:, -1].contiguous(), _own(state), tokens)
+        return while_loop(cond, body, carried)[-1]
 
 
 class DecodeGraph(nn.Module):
@@ -37,7 +91,28 @@ class DecodeGraph(nn.Module):
         self.model = model
 
     def forward(self, src: Tensor, src_lengths: Tensor, max_len: Tensor) -> Tensor:
+        if _exporting():
+            return self.exported(src, src_lengths, max_len)
         return self.model.decode(src, src_lengths, int(max_len))
+
+    @torch.jit.unused
+    def exported(self, src: Tensor, src_lengths: Tensor, max_len: Tensor) -> Tensor:
+        """``decode``'s tokens from a ``while_loop`` over the model's ``decode_start`` and
+        ``decode_step``; it stops once every row is done, and the <pad>s the buffer starts with
+        stay after each row's <eos> as ``decode`` writes them."""
+        token, state, done = self.model.decode_start(src, src_lengths)
+        tokens = src.new_full((src.size(0), _length(max_len)), self.model.pad_id)
+
+        def cond(i: Tensor, token: Tensor, state: Any, done: Tensor, tokens: Tensor) -> Tensor:
+            return (i < max_len) & ~done.all()
+
+        def body(i: Tensor, token: Tensor, state: Any, done: Tensor, tokens: Tensor) -> Tuple[Any, ...]:
+            chosen, state, done = self.model.decode_step(token, state, done)
+            token = chosen.unsqueeze(1)  # (B, 1)
+            return i + 1, token, _own(state), done, tokens.index_copy(1, i.view(1), token)
+
+        start = torch.zeros((), dtype=torch.long, device=src.device)
+        return while_loop(cond, body, (start, token, _own(state), done, tokens))[-1]
 
 
 def _scalar(name: str, dtype: str, doc: str) -> TensorSpec:

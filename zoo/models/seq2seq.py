@@ -84,17 +84,12 @@ class Seq2SeqLSTM(nn.Module):
         """Greedy decoding: (B, max_len) token ids; after a row's <eos> come <pad>s."""
         if max_len < 0:
             raise ValueError("max_len must be >= 0, got {}".format(max_len))
-        state = self._encode(src, src_lengths)
+        token, state, done = self.decode_start(src, src_lengths)
         batch = src.size(0)
-        token = torch.full([batch, 1], self.bos_id, dtype=torch.long, device=src.device)
-        done = torch.zeros([batch], dtype=torch.bool, device=src.device)
         steps: List[Tensor] = []
         for _ in range(max_len):
-            output, state = self.decoder(self.tgt_embedding(token), state)  # (B, 1, H)
-            chosen = self.output(output[:, 0]).argmax(dim=-1)  # (B,)
-            chosen = chosen.masked_fill(done, self.pad_id)
+            chosen, state, done = self.decode_step(token, state, done)
             steps.append(chosen)
-            done = done | (chosen == self.eos_id)
             token = chosen.unsqueeze(1)
             if bool(done.all()):
                 break
@@ -104,6 +99,25 @@ class Seq2SeqLSTM(nn.Module):
         if len(steps) == 0:
             return padding
         return torch.cat([torch.stack(steps, dim=1), padding], dim=1)
+
+    def decode_start(self, src: Tensor, src_lengths: Tensor) -> Tuple[Tensor, Tuple[Tensor, Tensor], Tensor]:
+        """What greedy decoding starts from: the <bos> tokens (B, 1), the encoder's final state and
+        no row done (B,). ``decode`` and its exported loop (``zoo.models.graphs.DecodeGraph``) share it."""
+        state = self._encode(src, src_lengths)
+        batch = src.size(0)
+        token = torch.full([batch, 1], self.bos_id, dtype=torch.long, device=src.device)
+        done = torch.zeros([batch], dtype=torch.bool, device=src.device)
+        return token, state, done
+
+    def decode_step(
+        self, token: Tensor, state: Tuple[Tensor, Tensor], done: Tensor
+    ) -> Tuple[Tensor, Tuple[Tensor, Tensor], Tensor]:
+        """One greedy step from the previous tokens (B, 1): the chosen tokens (B,), <pad> in the
+        rows already done, the decoder's state and the rows done after it (<eos> chosen)."""
+        output, state = self.decoder(self.tgt_embedding(token), state)  # (B, 1, H)
+        chosen = self.output(output[:, 0]).argmax(dim=-1)  # (B,)
+        chosen = chosen.masked_fill(done, self.pad_id)
+        return chosen, state, done | (chosen == self.eos_id)
 
 
 def _signature(cfg: Seq2SeqConfig) -> Signature:
