@@ -23,6 +23,7 @@ from torch import nn
 
 from export.graphs import Args, Graph, method_module
 from export.native_layers import with_native_layers
+from export.programs import example_args, export_program
 from export.twins import with_exportable_layers
 from zoo.registry import ModelSpec
 
@@ -56,12 +57,8 @@ def resolve_exporter(spec: ModelSpec, graph: Graph, exporter: str) -> str:
         return "torchscript"
     if exporter not in EXPORTERS:
         raise ExportError(f"unknown exporter {exporter!r}; choose auto, {' or '.join(EXPORTERS)}")
-    supported = spec.onnx_exporters if graph.name == "forward" else ("torchscript",)
-    if exporter not in supported:
-        raise ExportError(
-            f"{spec.name} ({graph.name}) cannot be exported with {exporter}: its time loop would be "
-            f"unrolled at one length; supported: {', '.join(supported)}"
-        )
+    if exporter not in spec.onnx_exporters:
+        raise ExportError(f"{spec.name} cannot be exported with {exporter}; supported: {', '.join(spec.onnx_exporters)}")
     return exporter
 
 
@@ -105,15 +102,7 @@ def export_graph(
         # warnings are expected on this path: the loops are scripted, not traced.
         warnings.simplefilter("ignore")
         if exporter == "dynamo":
-            # It logs each registration it skips (torchvision ops) and an opset upgrade at WARNING.
-            logger = logging.getLogger("torch.onnx")
-            level = logger.level
-            logger.setLevel(logging.ERROR)
-            try:
-                program = torch.onnx.export(model, args, dynamo=True, opset_version=opset, verbose=False, **_names(graph))
-            finally:
-                logger.setLevel(level)
-            return program.model_proto, []
+            return _from_program(model, graph, opset)
         module, records = exportable(model, recurrent, gemm_step if graph.name != "forward" else ())
         scripted = torch.jit.script(module)
         if graph.name == "forward":
@@ -123,6 +112,27 @@ def export_graph(
         buffer = io.BytesIO()
         torch.onnx.export(module, args, buffer, dynamo=False, opset_version=opset, **_names(graph))
     return onnx.load_from_string(buffer.getvalue()), records
+
+
+def _from_program(model: nn.Module, graph: Graph, opset: int) -> Tuple[onnx.ModelProto, List[Dict[str, Any]]]:
+    """The dynamo exporter on the graph's ``torch.export`` program (``export.programs``, the one
+    ``model.pt2`` holds): each ``while_loop`` becomes an ONNX ``Loop`` with a dynamic trip count."""
+    program, layers = export_program(model, graph)
+    args = example_args(graph)
+    # It logs each registration it skips (torchvision ops) and an opset upgrade at WARNING.
+    logger = logging.getLogger("torch.onnx")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        onnx_program = torch.onnx.export(program, args, dynamo=True, opset_version=opset, verbose=False, **_names(graph))
+    except Exception as exc:  # the exporter raises many types; its first line says what failed
+        first = next((line for line in str(exc).splitlines() if line.strip()), type(exc).__name__)
+        raise ExportError(f"the dynamo exporter failed on {graph.name}'s program: {type(exc).__name__}: {first}") from exc
+    finally:
+        logger.setLevel(level)
+    for layer in layers:  # each while_loop becomes one ONNX Loop
+        layer["onnx_nodes"] = ["Loop"] * layer["loops"]
+    return onnx_program.model_proto, layers
 
 
 def add_metadata(proto: onnx.ModelProto, fields: Dict[str, object]) -> None:

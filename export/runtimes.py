@@ -3,6 +3,9 @@
 - ``reference``: the eager model in float64 (the truth): the exporting model itself, or for `zoo verify BUNDLE` the one rebuilt from ``weights.safetensors``.
 - ``eager-fp32``/``eager-cuda``: the same eager model in float32.
 - ``torchscript``/``torchscript-cuda``: ``model.pt`` through ``torch.jit.load``.
+- ``pt2``/``pt2-cuda``: a graph's ``torch.export`` program (``model.pt2``) through
+  ``torch.export.load(...).module()``; ``aoti``: its AOTInductor package through
+  ``torch._inductor.aoti_load_package``.
 - ``onnxruntime-cpu``/``onnxruntime-cuda``: the ONNX file in an ``InferenceSession``; a CUDA
   session that did not get ``CUDAExecutionProvider`` is an error, never a silent CPU run.
 - ``onnx-reference``: ``onnx.reference.ReferenceEvaluator``, an independent implementation of
@@ -39,6 +42,19 @@ def torch_runner(module: nn.Module, graph: Graph, template: Sequence[object], dt
         args: Args = unflatten(template, tensors)
         with torch.no_grad():
             outputs = flatten(call(graph, module, args))
+        return [o.detach().cpu().numpy() for o in outputs]
+
+    return run
+
+
+def program_runner(module: Any, template: Sequence[object], device: str) -> Runner:
+    """Runs a program's module (an exported program's ``.module()`` or an AOTInductor package):
+    the graph itself, so an extra graph takes its wrapper's tensor arguments directly."""
+
+    def run(inputs: List[np.ndarray]) -> List[np.ndarray]:
+        tensors = [torch.from_numpy(np.array(array, copy=True)).to(device) for array in inputs]
+        with torch.no_grad():
+            outputs = flatten(module(*unflatten(template, tensors)))
         return [o.detach().cpu().numpy() for o in outputs]
 
     return run

@@ -23,11 +23,11 @@ from zoo import nn as znn
 from zoo.nn.packed import PackedLSTM
 from zoo.nn.stepped import SteppedRNNCell
 
-_TWINS = {nn.RNN: znn.RNN, nn.GRU: znn.GRU, nn.LSTM: znn.LSTM}
+TWINS = {nn.RNN: znn.RNN, nn.GRU: znn.GRU, nn.LSTM: znn.LSTM}
 
 
-def _time_first_twin(layer: nn.Module) -> nn.Module:
-    """A ``zoo.nn`` layer with ``layer``'s hyper-parameters and weights, time-first."""
+def twin_of(layer: nn.Module, batch_first: bool = False) -> nn.Module:
+    """A ``zoo.nn`` layer with ``layer``'s hyper-parameters and weights (time-first unless asked)."""
     kwargs = dict(
         input_size=layer.input_size,
         hidden_size=layer.hidden_size,
@@ -35,11 +35,11 @@ def _time_first_twin(layer: nn.Module) -> nn.Module:
         bias=layer.bias,
         dropout=layer.dropout,
         bidirectional=layer.bidirectional,
-        batch_first=False,
+        batch_first=batch_first,
     )
     if type(layer) is nn.RNN:  # GRU and LSTM have no nonlinearity
         kwargs["nonlinearity"] = layer.nonlinearity
-    twin = _TWINS[type(layer)](**kwargs)
+    twin = TWINS[type(layer)](**kwargs)
     twin.load_state_dict(layer.state_dict())  # same parameter names and layouts
     twin.to(next(layer.parameters()).device)
     twin.train(layer.training)
@@ -51,7 +51,7 @@ class BatchFirstRNN(nn.Module):
 
     def __init__(self, layer: nn.Module) -> None:
         super().__init__()
-        self.layer = _time_first_twin(layer)  # keeps PackedRNN's ``layer.*`` parameter names
+        self.layer = twin_of(layer)  # keeps PackedRNN's ``layer.*`` parameter names
 
     def forward(
         self, input: Tensor, hx: Optional[Tensor] = None, lengths: Optional[Tensor] = None
@@ -65,7 +65,7 @@ class BatchFirstLSTM(nn.Module):
 
     def __init__(self, layer: nn.Module) -> None:
         super().__init__()
-        self.layer = _time_first_twin(layer)
+        self.layer = twin_of(layer)
 
     def forward(
         self,
@@ -110,8 +110,8 @@ def with_exportable_layers(model: nn.Module) -> Tuple[nn.Module, List[Dict[str, 
             replacement = (BatchFirstLSTM if isinstance(module, PackedLSTM) else BatchFirstRNN)(module.layer)
             parent = twin.get_submodule(name.rpartition(".")[0]) if "." in name else twin
             setattr(parent, name.rpartition(".")[2], replacement)
-            records.append(_record(name, layer, "loop", loops, f"zoo.nn.{_TWINS[type(layer)].__name__}"))
-        elif isinstance(layer, tuple(_TWINS.values())):
+            records.append(_record(name, layer, "loop", loops, f"zoo.nn.{TWINS[type(layer)].__name__}"))
+        elif isinstance(layer, tuple(TWINS.values())):
             records.append(_record(name, layer, "loop", loops, None))
         else:
             records.append(_record(name, layer, "torch.onnx symbolic", [ONNX_OP[kind]] * layer.num_layers, None))

@@ -83,8 +83,6 @@ class Signature:
 
 Config = Any  # a model's config dataclass instance
 
-# What a model without a time loop offers (see ModelSpec.onnx_exporters).
-LOOP_FREE_EXPORTERS = ("torchscript", "dynamo")
 
 # What a model's outputs mean; training, serving and export pick losses and decoders by it.
 TASKS = {
@@ -183,11 +181,11 @@ class ModelSpec:
     methods: Tuple[str, ...] = ()
     # The methods a bundle holds as graphs of their own besides forward, each named in ``methods``.
     graphs: Tuple[ExtraGraph, ...] = ()
-    # ONNX exporters that give a correct graph for every batch and length: "torchscript" keeps
-    # scripted loops as ONNX Loops; "dynamo" (torch.export) unrolls Python loops at the traced
-    # length, so only loop-free models (or torch.nn layers that become one ONNX op) list it.
-    # The zoo-wide export test verifies each one listed.
-    onnx_exporters: Tuple[str, ...] = ("torchscript",)
+    # ONNX exporters that give a correct graph for every batch and length: "torchscript" (the
+    # scripted model, recurrent layers as native ONNX nodes) and "dynamo" (the graph's
+    # torch.export program, ``export.programs``, its time loops while_loops that become ONNX
+    # Loops). The zoo-wide export test verifies each one listed.
+    onnx_exporters: Tuple[str, ...] = ("torchscript", "dynamo")
     # What `zoo train NAME` does without options: epochs, optimizer, config overrides, ... Each
     # model's was tuned on a 2-core CPU to reach the targets of ``benchmarks/accuracy.py`` in
     # well under 15 minutes.

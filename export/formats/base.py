@@ -87,6 +87,7 @@ class ExportFormat:
     runtimes: Tuple[str, ...] = ()  # what its files add to verification, as the report names them
     graph_fields: Tuple[str, ...] = ()  # the keys it adds to manifest["graphs"][name]
     alone: Optional[Alone] = None  # asked for alone: a folder of its own (None: a bundle)
+    in_all: bool = True  # part of --format all (False: slow to make, asked for by name)
 
     def check(self, plan: Plan, chosen: bool) -> None:
         """Refuses (ValueError) an option this format cannot take, before anything is written;

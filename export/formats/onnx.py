@@ -45,8 +45,8 @@ class Onnx(ExportFormat):
             exporter = plan.exporters[graph.name]
             args = graph.example(3, 5, torch.Generator().manual_seed(0))
             proto, layers = onnx_export.export_graph(job.model, graph, args, exporter, plan.opset, plan.recurrent)
-            # dynamo sees the model as is: only loop-free models offer it, and they have no recurrent layer.
-            recurrent = {"mode": plan.recurrent if exporter == "torchscript" else "as is", "layers": layers}
+            # dynamo exports the graph's torch.export program, whose time loops are while_loops (ONNX Loops).
+            recurrent = {"mode": plan.recurrent if exporter == "torchscript" else "program", "layers": layers}
             metadata = _metadata(job.manifest, graph.name, exporter, recurrent)
             onnx_export.add_metadata(proto, metadata)
             onnx_export.check(proto)

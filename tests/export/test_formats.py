@@ -6,6 +6,7 @@ import io
 from pathlib import Path
 from typing import Any, Dict, Sequence
 
+import pytest
 import torch
 from typer.testing import CliRunner
 
@@ -56,7 +57,17 @@ def test_every_format_declares_its_runtimes_and_its_requirements_come_first():
         assert all(names.index(required) < index for required in each.requires), each.name
         assert each.runtimes or each.requires, f"{each.name} is verified neither itself nor through another format"
     assert formats.with_requirements(["triton"]) == ["onnx", "triton"]
-    assert formats.resolve("all") == names
+    assert formats.with_requirements(["aoti"]) == ["pt2", "aoti"]
+
+
+def test_format_lists_all_and_its_opt_in_formats():
+    every = [name for name in FORMATS if name != "aoti"]  # a C++ compile per graph: asked for by name
+    assert formats.resolve("all") == every
+    assert formats.resolve("all,aoti") == list(FORMATS)
+    assert formats.resolve("aoti, onnx") == ["onnx", "aoti"]  # the table's order
+    for bad in ("", "onnx,", "pt3", "onnx,,pt2"):
+        with pytest.raises(ValueError, match="unknown format"):
+            formats.resolve(bad)
 
 
 def test_verification_runs_the_runtimes_and_the_manifest_holds_the_fields_the_formats_list(tmp_path):

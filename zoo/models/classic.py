@@ -18,7 +18,7 @@ from torch import Tensor, nn
 from zoo.models.common import option
 from zoo.nn.checks import check_dims, check_features, check_floating
 from zoo.recipe import Recipe
-from zoo.registry import LOOP_FREE_EXPORTERS, ExampleInputs, ModelSpec, Signature, TensorSpec, register_model
+from zoo.registry import ExampleInputs, ModelSpec, Signature, TensorSpec, register_model
 
 MNIST_SHAPE = (1, 28, 28)
 
@@ -152,7 +152,6 @@ register_model(
         data_fields=_VECTOR_FIELDS,
         description="Linear(1, 1): fits y = 2x",
         origin=f"{_COURSE} lecture 5: linear regression",
-        onnx_exporters=LOOP_FREE_EXPORTERS,
     )
 )
 register_model(
@@ -169,7 +168,6 @@ register_model(
         data_fields=_VECTOR_FIELDS,
         description="sigmoid(Linear(1, 1)): probability of the positive class",
         origin=f"{_COURSE} lecture 6: logistic regression",
-        onnx_exporters=LOOP_FREE_EXPORTERS,
     )
 )
 register_model(
@@ -186,7 +184,6 @@ register_model(
         data_fields={"in_features": "features"},
         description="8-6-4-1 MLP with sigmoids: probability of diabetes",
         origin=f"{_COURSE} lecture 7: multiple-dimension input",
-        onnx_exporters=LOOP_FREE_EXPORTERS,
     )
 )
 register_model(
@@ -203,6 +200,5 @@ register_model(
         data_fields={"num_classes": "classes"},
         description="784-512-256-128-64-32-10 ReLU MLP on flattened digits",
         origin=f"{_COURSE} lecture 9: softmax classifier",
-        onnx_exporters=LOOP_FREE_EXPORTERS,
     )
 )

@@ -17,7 +17,7 @@ from torch.nn import functional as F
 
 from zoo.models.classic import IMAGE_RECIPE, check_image, image_example, image_signature
 from zoo.models.common import option
-from zoo.registry import LOOP_FREE_EXPORTERS, ModelSpec, register_model
+from zoo.registry import ModelSpec, register_model
 
 
 @dataclass
@@ -127,7 +127,6 @@ def _register(name: str, model_cls: type, description: str, lecture: str) -> Non
             data_fields={"num_classes": "classes"},
             description=description,
             origin=f"PyTorch深度学习实践 {lecture}",
-            onnx_exporters=LOOP_FREE_EXPORTERS,
         )
     )
 
