@@ -1,8 +1,9 @@
 """Session-wide set-up, shared by the loader tests and the README's blocks.
 
 The README's blocks run in a temporary copy of the project (``tests/readme_blocks.py``), made
-when a selected test first needs it. The C++ loader is built there by the README's own cmake lines (about
-30 s, parsing libtorch's headers), in the background from the start, so that it overlaps the
+when a selected test first needs it. The C++ loaders (``zoo_check`` and ``zoo_aoti_check``, every
+target of serve/cpp) are built there by the README's own cmake lines (about 30 s, parsing
+libtorch's headers), in the background from the start, so that it overlaps the
 tests before the loader tests instead of adding to the suite's time; the Node.js loader is
 installed there by the README's own npm line. The loader tests and the README test use those
 builds, so each is made once per session, exactly as the README says. The copy is removed when
@@ -80,6 +81,13 @@ def cpp_loader(readme_copy: Path) -> Path:
     if process.returncode != 0:
         pytest.fail(f"the README's C++ build lines fail:\n{output[-4000:]}")
     return readme_copy / "serve" / "cpp" / "build" / "zoo_check"
+
+
+@pytest.fixture(scope="session")
+def aoti_loader(cpp_loader: Path) -> Path:
+    """``zoo_aoti_check``, built beside ``zoo_check`` by the same README lines (they build every
+    target of serve/cpp); asking for it starts that build, as ``cpp_loader`` is among its fixtures."""
+    return cpp_loader.parent / "zoo_aoti_check"
 
 
 @pytest.fixture(scope="session")

@@ -24,12 +24,12 @@ std::string header_field(const std::string& header, const std::string& key, cons
   return value;
 }
 
-torch::ScalarType dtype_of(const std::string& descr, const std::string& path) {
-  if (descr == "'<f4'") return torch::kFloat32;
-  if (descr == "'<f8'") return torch::kFloat64;
-  if (descr == "'<i8'") return torch::kInt64;
-  if (descr == "'<i4'") return torch::kInt32;
-  if (descr == "'|b1'") return torch::kBool;
+at::ScalarType dtype_of(const std::string& descr, const std::string& path) {
+  if (descr == "'<f4'") return at::kFloat;
+  if (descr == "'<f8'") return at::kDouble;
+  if (descr == "'<i8'") return at::kLong;
+  if (descr == "'<i4'") return at::kInt;
+  if (descr == "'|b1'") return at::kBool;
   throw npy_error(path, "unsupported dtype " + descr);
 }
 
@@ -49,7 +49,7 @@ std::vector<int64_t> shape_of(const std::string& text) {
 
 }  // namespace
 
-torch::Tensor read_npy(const std::string& path) {
+at::Tensor read_npy(const std::string& path) {
   std::ifstream file(path, std::ios::binary);
   if (!file) throw npy_error(path, "cannot be opened");
   char magic[8];
@@ -70,7 +70,7 @@ torch::Tensor read_npy(const std::string& path) {
   }
   auto dtype = dtype_of(header_field(header, "descr", path), path);
   auto shape = shape_of(header_field(header, "shape", path));
-  auto tensor = torch::empty(shape, torch::TensorOptions().dtype(dtype));
+  auto tensor = at::empty(shape, at::TensorOptions().dtype(dtype));
   file.read(static_cast<char*>(tensor.data_ptr()), tensor.numel() * tensor.element_size());
   if (!file) throw npy_error(path, "is shorter than its header says");
   return tensor;
