@@ -9,10 +9,12 @@ whether onnxruntime's intra-op threads should spin, and the goals of the issue (
 <= 0.6x eager at batch 1, <= 1.0x at batch 32 and 256; int8 LSTM models faster than float ORT at
 batch 256) as met/missed. It never asserts a timing: read the ratios, measured side by side.
 ``--generate`` also times the ``generate``/``decode`` graphs, whose ONNX ``Loop`` steps a native
-node or the loop translation once per token.
+node or the loop translation once per token. ``--programs`` adds the torch.export runtimes:
+the graph's program (``pt2``, ``ExportedProgram.module()``) and its AOTInductor package
+(``aoti``), compiled once per graph first (tens of seconds each).
 
     python benchmarks/runtime_speed.py [--models 'name-gru,char-*'] [--threads 2] [--spinning both]
-        [--repeats 15] [--budget 20] [--generate] [--markdown PATH] [--json PATH]
+        [--repeats 15] [--budget 20] [--generate] [--programs] [--markdown PATH] [--json PATH]
     python benchmarks/runtime_speed.py --quick --models name-gru,char-lstm --generate   # smoke run
 """
 
@@ -32,6 +34,7 @@ from export.cases import has_time
 from export.graphs import Args, Graph, call, graphs_of
 from export.onnx_export import export_graph
 from export.quantize import quantize_int8
+from program_runtimes import RUNTIMES, program_callables, program_fn
 from recurrent_speed import matmul_gflops, median_ms
 from zoo.registry import ModelSpec, Signature, get_spec, list_models
 from zoo.store import flatten, unflatten
@@ -122,6 +125,7 @@ def bench_graph(spec: ModelSpec, graph_name: str, shapes: List[Tuple[int, int]],
         protos["gemm"] = export_graph(model, graph, trace, "torchscript", 17, "native", gemm_step=("lstm", "gru", "rnn"))[0]
     sessions = {f"{k}/{s}": session(p, opts.threads, s) for k, p in protos.items() for s in opts.spins}
     scripted = torch.jit.script(model)
+    programs = program_callables(model, graph) if opts.programs else {}
     weights = recurrent_weights(native) if graph_name == "forward" else None
     lstm = any("LSTM" in r["onnx_nodes"] for r in records)
     rows = []
@@ -130,26 +134,28 @@ def bench_graph(spec: ModelSpec, graph_name: str, shapes: List[Tuple[int, int]],
         args = full_lengths(graph.example(batch, steps, torch.Generator().manual_seed(0)), graph, signature)
         fns = {"eager": torch_fn(model, graph, args), "torchscript": torch_fn(scripted, graph, args)}
         fns.update({k: ort_fn(s, graph, args) for k, s in sessions.items()})
+        fns.update({k: program_fn(run, args) for k, run in programs.items()})
         budget = opts.budget / len(fns)
         ms = {k: median_ms(fn, opts.repeats, budget) for k, fn in fns.items()}
         gflop = 2 * batch * steps * weights / 1e9 if weights else None
         rows.append(dict(model=spec.name, graph=graph_name, batch=batch, steps=steps, lstm=lstm, ms=ms, gflop=gflop))
-        print_row(rows[-1], opts.spins, list(protos), flush=True)
+        print_row(rows[-1], opts.spins, list(protos), list(programs), flush=True)
     return rows
 
 
 def header(runtimes: List[str], spins: List[str]) -> str:
     spin = "/".join(spins)
-    cells = " ".join(f"{r + ' ' + spin if r != 'torchscript' else r:>15}" for r in runtimes)
+    cells = " ".join(f"{r + ' ' + spin if r not in ('torchscript', 'pt2', 'aoti') else r:>15}" for r in runtimes)
     line = f"{'model':24} {'graph':8} {'shape':>8} | {'eager ms':>9} | {cells} | {'native GFLOP/s':>14}"
     return line + "\n" + "-" * len(line)
 
 
-def print_row(row: Row, spins: List[str], ort_runtimes: List[str], flush: bool = False) -> None:
+def print_row(row: Row, spins: List[str], ort_runtimes: List[str], programs: List[str], flush: bool = False) -> None:
     ms = row["ms"]
     eager = ms["eager"]
     cells = [f"{ms['torchscript'] / eager:.2f}x"]
     cells += ["/".join(f"{ms[f'{r}/{s}'] / eager:.2f}" for s in spins) + "x" for r in ort_runtimes]
+    cells += [f"{ms[r] / eager:.2f}x" for r in programs]
     rate = "-"
     if row["gflop"]:
         rate = "/".join(f"{row['gflop'] / (ms[f'native/{s}'] * 1e-3):.1f}" for s in spins)
@@ -202,12 +208,13 @@ def print_goals(found: List[Row]) -> None:
         print("  int8 LSTM faster than fp32 ORT at batch 256: no LSTM model at batch 256 in this run")
 
 
-def markdown(rows: List[Row], spin: str, title: str) -> str:
-    lines = [title, "", "| model | batch x steps | eager ms | torchscript | ort native | ort loop | ort int8 |",
-             "|---|---|---:|---:|---:|---:|---:|"]  # fmt: skip
+def markdown(rows: List[Row], spin: str, title: str, programs: List[str]) -> str:
+    extra = "".join(f" {name} |" for name in programs)
+    lines = [title, "", f"| model | batch x steps | eager ms | torchscript | ort native | ort loop | ort int8 |{extra}",
+             "|---|---|---:|---:|---:|---:|---:|" + "---:|" * len(programs)]  # fmt: skip
     for r in rows:
         ms = r["ms"]
-        ratios = [ms["torchscript"]] + [ms[f"{k}/{spin}"] for k in ("native", "loop", "int8")]
+        ratios = [ms["torchscript"]] + [ms[f"{k}/{spin}"] for k in ("native", "loop", "int8")] + [ms[k] for k in programs]
         cells = " | ".join(f"{m / ms['eager']:.2f}x" for m in ratios)
         lines.append(f"| `{r['model']}` | {r['batch']} x {r['steps']} | {ms['eager']:.2f} | {cells} |")
     return "\n".join(lines) + "\n"
@@ -222,6 +229,7 @@ def main() -> None:
     parser.add_argument("--budget", type=float, default=20.0, help="seconds per case, shared by its runtimes (after 3 runs each)")
     parser.add_argument("--quick", action="store_true", help=f"smoke run: shapes {QUICK_SHAPES}, 3 repeats, 2 s per case")
     parser.add_argument("--generate", action="store_true", help="also time the generate/decode graphs")
+    parser.add_argument("--programs", action="store_true", help="also time the torch.export program (pt2) and its AOTInductor package (aoti)")
     parser.add_argument("--markdown", help="write the forward table as Markdown to this path")
     parser.add_argument("--json", help="write every number as JSON to this path")
     opts = parser.parse_args()
@@ -239,7 +247,8 @@ def main() -> None:
            f"load average {os.getloadavg()[0]:.2f}")  # fmt: skip
     print(top)
     print("cells: median eager ms, then each runtime's time / eager; full lengths; GFLOP/s of the native RNN nodes")
-    print(header(["torchscript", "native", "loop", "int8"], opts.spins))
+    programs = list(RUNTIMES) if opts.programs else []
+    print(header(["torchscript", "native", "loop", "int8", *programs], opts.spins))
     rows = [row for spec in specs for row in bench_graph(spec, "forward", shapes, opts)]
     spin = spinning_verdict(rows, opts.spins)
     found = goals(rows, spin)
@@ -250,13 +259,13 @@ def main() -> None:
         extra = [(s, g.name) for s in specs for g in graphs_of(s, s.make_config())[1:]]
         print("\ngenerate/decode graphs: inside the ONNX Loop each step runs the native node over one step (native), "
               "plain matrix products (gemm) or the loop translation (loop)")
-        print(header(["torchscript", "native", "loop", "gemm"], opts.spins))
+        print(header(["torchscript", "native", "loop", "gemm", *programs], opts.spins))
         generated = [row for spec, name in extra for row in bench_graph(spec, name, generate_shapes, opts)]
 
     if opts.markdown:
         title = f"Median eager ms and each runtime's time / eager ({top}); ORT columns with spinning {spin}."
         with open(opts.markdown, "w") as f:
-            f.write(markdown(rows, spin, title))
+            f.write(markdown(rows, spin, title, programs))
     if opts.json:
         with open(opts.json, "w") as f:
             report = dict(torch=torch.__version__, onnxruntime=ort.__version__, threads=opts.threads, mm_gflops=mm,

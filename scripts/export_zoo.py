@@ -2,8 +2,12 @@
 bundle, and write one report: JSON, plus the README's compatibility table in Markdown, with
 each format of ``export.formats`` under it (what it writes, the runtimes that verify it).
 
-    python scripts/export_zoo.py [--device cpu|cuda|all] [--models a,b] [--out DIR]
+    python scripts/export_zoo.py [--device cpu|cuda|all] [--models a,b] [--out DIR] [--no-aoti]
                                  [--recurrent native|loop] [--json report.json] [--markdown table.md]
+
+The ``pt2`` and ``aoti`` columns are each model's torch.export programs and their AOTInductor
+packages (compiled for every model unless ``--no-aoti``: tens of seconds per graph), verified
+with the rest of the bundle; a graph that does not compile shows AOTInductor's error.
 
 On the GPU machine, ``--device all`` adds torch CUDA, TorchScript CUDA and onnxruntime's
 CUDAExecutionProvider to every comparison (scripts/gpu_verify.sh runs it there).
@@ -33,12 +37,12 @@ _NOT_OFFERED = (
 )
 
 
-def run_model(name: str, exporter: str, device: str, out: Path, recurrent: str = "native") -> Dict[str, Any]:
+def run_model(name: str, exporter: str, device: str, out: Path, recurrent: str = "native", aoti: bool = True) -> Dict[str, Any]:
     start = time.perf_counter()
     row: Dict[str, Any] = {"model": name, "exporter": exporter}
     try:
         # Every format with the default exporter; another ONNX exporter changes the ONNX files only.
-        chosen = formats.ALL if exporter == "torchscript" else "onnx"
+        chosen = (formats.ALL + (",aoti" if aoti else "")) if exporter == "torchscript" else "onnx"
         result = export_bundle(from_registry(name), out / f"{name}-{exporter}", format=chosen,
                                exporter=exporter, verify=False, overwrite=True, recurrent=recurrent)  # fmt: skip
         report = verify_bundle(result.bundle, device)
@@ -52,6 +56,7 @@ def run_model(name: str, exporter: str, device: str, out: Path, recurrent: str =
             failures=[f"{r.graph} {r.case} {r.runtime} {r.output}: {r.problem}" for r in report.failures()[:5]],
             skipped=report.skipped,
             layers=layers,
+            programs=_programs(result.manifest, report),
         )
     except Exception as exc:  # one model's failure must not hide the others'
         row.update(status="FAIL", error=f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}",
@@ -60,10 +65,33 @@ def run_model(name: str, exporter: str, device: str, out: Path, recurrent: str =
     return row
 
 
+def _programs(manifest: Dict[str, Any], report: Any) -> Dict[str, str]:
+    """The ``pt2`` and ``aoti`` cells: verified (worst error over the graphs, a time loop kept as a
+    while_loop, AOTInductor's compile time), failed, or why there is none."""
+    graphs = manifest["graphs"]
+    worst, failed = report.worst(), {r.runtime for r in report.failures()}
+    cells = {}
+    for runtime in ("pt2", "aoti"):
+        entries = {name: entry.get(runtime) for name, entry in graphs.items()}
+        if not any(entries.values()):
+            cells[runtime] = "not exported"
+            continue
+        reasons = [f"{name}: {e['reason']}" for name, e in entries.items() if e and not e.get("file")]
+        verified = "FAIL" if runtime in failed else (f"pass {worst[runtime]:.1e}" if runtime in worst else "not run")
+        if runtime == "pt2":
+            loops = [name for name, e in entries.items() if e and e.get("loop")]
+            verified += f" ({', '.join(loops)}: while_loop)" if loops else ""
+        else:
+            seconds = sum(e.get("compile_seconds", 0) for e in entries.values() if e and e.get("file"))
+            verified += f", compiled in {seconds:.0f} s" if seconds else ""
+        cells[runtime] = "; ".join(([verified] if runtime in worst or runtime in failed else []) + reasons)
+    return cells
+
+
 def markdown(rows: List[Dict[str, Any]]) -> str:
     lines = [
-        "| model | format | exporter | ONNX ops (forward) | extra graphs | max abs error | status |",
-        "|---|---|---|---|---|---|---|",
+        "| model | format | exporter | ONNX ops (forward) | extra graphs | max abs error | status | pt2 | aoti |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     not_offered: Dict[str, List[str]] = {}
     for row in rows:
@@ -82,7 +110,9 @@ def markdown(rows: List[Dict[str, Any]]) -> str:
             nodes = layer["onnx_nodes"]
             twin = f" via its twin {layer['twin']}" if layer.get("replaced_by_twin") else ""
             forward += f"; {layer['layer']}: {len(nodes)} {nodes[0]} ({layer['implementation']}{twin})"
-        lines.append(f"| {row['model']} | {written} | {row['exporter']} | {forward} | {extra} | {worst:.1e} | {status} |")
+        programs = row.get("programs", {})
+        cells = " | ".join(programs.get(k, "-") for k in ("pt2", "aoti"))
+        lines.append(f"| {row['model']} | {written} | {row['exporter']} | {forward} | {extra} | {worst:.1e} | {status} | {cells} |")
     for exporter, models in not_offered.items():
         lines += ["", f"Not offered by `{exporter}` ({len(models)} models: {', '.join(models)}): {_NOT_OFFERED}."]
     return "\n".join(lines + format_lines()) + "\n"
@@ -106,6 +136,7 @@ def main() -> int:
     parser.add_argument("--models", default=None, help="comma-separated names (default: all)")
     parser.add_argument("--out", default=None, help="where bundles go (default: a temporary folder)")
     parser.add_argument("--recurrent", default="native", choices=("native", "loop"), help="how recurrent layers are exported")
+    parser.add_argument("--no-aoti", action="store_true", help="leave out the AOTInductor packages (the slow part)")
     parser.add_argument("--json", default=None, help="write the full report here")
     parser.add_argument("--markdown", default=None, help="write the compatibility table here")
     args = parser.parse_args()
@@ -117,7 +148,7 @@ def main() -> int:
             if exporter not in get_spec(name).onnx_exporters:
                 rows.append({"model": name, "exporter": exporter, "status": "not offered"})
                 continue
-            row = run_model(name, exporter, args.device, out, args.recurrent)
+            row = run_model(name, exporter, args.device, out, args.recurrent, aoti=not args.no_aoti)
             rows.append(row)
             worst = ", ".join(f"{k} {v:.1e}" for k, v in row.get("worst", {}).items())
             print(f"{name:24s} {exporter:11s} {row['status']:5s} {row['seconds']:6.1f}s  {worst or row.get('error', '')}", flush=True)
