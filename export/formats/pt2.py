@@ -32,9 +32,10 @@ def load_program(path: Path) -> torch.export.ExportedProgram:
 
 class Pt2(ExportFormat):
     name = "pt2"
-    summary = "model.pt2 and NAME.pt2 per extra graph: torch.export programs with dynamic batch and time"
+    summary = "model.pt2 and NAME.pt2 per extra graph: torch.export programs with dynamic batch and time (not in --format all)"
     runtimes = ("pt2", "pt2-cuda")
     graph_fields = ("pt2",)
+    in_all = False  # a trace per graph and every loop step through torch's while_loop: asked for by name
 
     def write(self, job: Job) -> GraphFields:
         fields: GraphFields = {}

@@ -88,8 +88,8 @@ def test_unknown_model_name():
 @pytest.mark.parametrize(
     "options, message",
     [
-        (["--format", "tflite"], "unknown format 'tflite'; choose torchscript, onnx, triton, all"),
-        (["--exporter", "dynamo"], "name-gru \\(forward\\) cannot be exported with dynamo.*supported: torchscript"),
+        (["--format", "tflite"], "unknown format 'tflite'; choose torchscript, onnx, triton, pt2, aoti, all, or several joined by commas"),
+        (["--format", "onnx,,pt2"], "unknown format 'onnx,,pt2'"),
         (["--exporter", "tf2onnx"], "unknown exporter 'tf2onnx'; choose auto, torchscript or dynamo"),
         (["--recurrent", "scan"], "unknown --recurrent 'scan'; choose native or loop"),
         (["--quantize", "int4"], "unknown --quantize 'int4'; choose int8"),

@@ -14,11 +14,11 @@ from typing import Callable, List, Optional, Tuple
 
 import torch
 from torch import Tensor
-from torch._higher_order_ops.while_loop import while_loop
 
 CHUNK = 8  # steps per while_loop iteration (see while_scan)
-# (input gates of one step (B, G), states [h] or [h, c]) -> the next states, in the same order.
-Step = Callable[[Tensor, List[Tensor]], List[Tensor]]
+# (input gates of one step (B, G), states [h] or [h, c], the step's weights) -> the next states,
+# in the same order. It must read tensors only from its arguments (see while_scan).
+Step = Callable[[Tensor, List[Tensor], List[Tensor]], List[Tensor]]
 
 
 @torch.jit.unused
@@ -36,8 +36,10 @@ def use_while_loop(x: Tensor, time_dim: int = 0) -> bool:
 
 
 @torch.jit.unused
-def while_scan(step: Step, xs: Tensor, state: List[Tensor], mask: Optional[Tensor]) -> Tuple[Tensor, List[Tensor]]:
-    """Runs ``step`` over time-major ``xs`` (T, B, G) from ``state`` (each (B, H)).
+def while_scan(
+    step: Step, xs: Tensor, state: List[Tensor], mask: Optional[Tensor], weights: List[Tensor]
+) -> Tuple[Tensor, List[Tensor]]:
+    """Runs ``step`` over time-major ``xs`` (T, B, G) from ``state`` (each (B, H)) with ``weights``.
 
     Returns every step's new h (T, B, H) and the final states. With ``mask`` (T, B, 1), a sequence's
     states stop changing after its last valid step (``torch.where(keep, new, old)`` as the scripted
@@ -49,6 +51,11 @@ def while_scan(step: Step, xs: Tensor, state: List[Tensor], mask: Optional[Tenso
     mutated extra input exports, but AOTInductor then stops on "body_fn might be modifying the
     input"), so each write copies the whole buffer: one write per CHUNK steps makes that quadratic
     cost CHUNK times smaller. The steps past T in the last chunk keep the state and write to spare rows.
+
+    The higher-order operator is called directly, with every tensor the loop reads passed in as an
+    operand, rather than through ``while_loop``, which traces the body with Dynamo on each call:
+    this way export takes about half the time. So the body may read no tensor or symbolic size
+    from its closure: the time length is read off ``xs`` inside.
     """
     h = state[0]
     steps = xs.size(0)
@@ -61,24 +68,30 @@ def while_scan(step: Step, xs: Tensor, state: List[Tensor], mask: Optional[Tenso
     out = h.new_zeros([steps + CHUNK, h.size(0), h.size(1)])
     start = torch.zeros((), dtype=torch.int64, device=xs.device)
     offsets = torch.arange(CHUNK, device=xs.device)
+    count = len(state)
+    operands = [xs, offsets, *weights] + ([] if mask is None else [mask])
 
-    def cond(i: Tensor, *carry: Tensor) -> Tensor:
-        return i < steps
+    def cond(i: Tensor, *rest: Tensor) -> Tensor:
+        return i < rest[count + 1].size(0)  # rest: states, buffer, then the operands (xs first)
 
-    def body(i: Tensor, *carry: Tensor) -> Tuple[Tensor, ...]:
+    def body(i: Tensor, *rest: Tensor) -> Tuple[Tensor, ...]:
+        old, written = list(rest[:count]), rest[count]
+        inputs, offsets = rest[count + 1], rest[count + 2]
+        given = list(rest[count + 3 : count + 3 + len(weights)])
         at = i + offsets  # (CHUNK,): the steps of this chunk, the last one's may pass T
-        inside = at < steps
-        read = torch.where(inside, at, steps - 1)  # a step past T reads the last one, and is not kept
-        chunk = xs.index_select(0, read)
-        keeps = inside.view(CHUNK, 1, 1) if mask is None else mask.index_select(0, read) & inside.view(CHUNK, 1, 1)
-        old = list(carry[:-1])
+        inside = at < inputs.size(0)
+        read = torch.where(inside, at, inputs.size(0) - 1)  # a step past T reads the last one, and is not kept
+        chunk = inputs.index_select(0, read)
+        keeps = inside.view(CHUNK, 1, 1)
+        if mask is not None:
+            keeps = rest[-1].index_select(0, read) & keeps
         outputs = []
         for k in range(CHUNK):
-            new = step(chunk[k], old)
+            new = step(chunk[k], old, given)
             outputs.append(new[0])
             old = [torch.where(keeps[k], n, o) for n, o in zip(new, old)]
-        written = carry[-1].index_copy(0, at, torch.stack(outputs))
-        return (i + CHUNK, *old, written)
+        return (i + CHUNK, *old, written.index_copy(0, at, torch.stack(outputs)))
 
-    carried = while_loop(cond, body, (start, *[s.clone(memory_format=torch.contiguous_format) for s in state], out))
-    return carried[-1][:steps], list(carried[1:-1])
+    carried = (start, *[s.clone(memory_format=torch.contiguous_format) for s in state], out)
+    final = torch.ops.higher_order.while_loop(cond, body, carried, tuple(operands))
+    return final[-1][:steps], list(final[1:-1])

@@ -177,8 +177,8 @@ class _RecurrentBase(nn.Module):
         raise NotImplementedError("subclasses implement _scan")
 
     @torch.jit.unused
-    def _step(self, w_hh: Tensor, b_hh: Optional[Tensor]) -> Step:
-        """One step of ``_scan``'s loop as a function of (gx_t, states), for ``while_scan``."""
+    def _step(self) -> Step:
+        """One step of ``_scan``'s loop as a function of (gx_t, states, [w_hh, b_hh]), for ``while_scan``."""
         raise NotImplementedError("subclasses implement _step")
 
     def _time_loop(
@@ -194,7 +194,8 @@ class _RecurrentBase(nn.Module):
         ``while_loop``, which export keeps dynamic where it would unroll ``_scan``'s ``for``."""
         if not torch.jit.is_scripting():  # TorchScript skips this branch without compiling it
             if use_while_loop(gx):
-                return while_scan(self._step(w_hh, b_hh), gx, state, mask if ragged else None)
+                weights = [w_hh] if b_hh is None else [w_hh, b_hh]
+                return while_scan(self._step(), gx, state, mask if ragged else None, weights)
         return self._scan(gx, state, w_hh, b_hh, mask, ragged)
 
     def _run(
@@ -366,10 +367,9 @@ class RNN(_RecurrentBase):
         return torch.stack(outputs), [h]
 
     @torch.jit.unused
-    def _step(self, w_hh: Tensor, b_hh: Optional[Tensor]) -> Step:
-        w_hh_t = w_hh.t()
+    def _step(self) -> Step:
         step = rnn_relu_step if self.nonlinearity == "relu" else rnn_tanh_step
-        return lambda gx_t, state: [step(gx_t, state[0], w_hh_t)]
+        return lambda gx_t, state, weights: [step(gx_t, state[0], weights[0].t())]
 
     def forward(
         self, input: Tensor, hx: Optional[Tensor] = None, lengths: Optional[Tensor] = None
@@ -433,9 +433,8 @@ class LSTM(_RecurrentBase):
         return torch.stack(outputs), [h, c]
 
     @torch.jit.unused
-    def _step(self, w_hh: Tensor, b_hh: Optional[Tensor]) -> Step:
-        w_hh_t = w_hh.t()
-        return lambda gx_t, state: list(lstm_step(gx_t, state[0], state[1], w_hh_t))
+    def _step(self) -> Step:
+        return lambda gx_t, state, weights: list(lstm_step(gx_t, state[0], state[1], weights[0].t()))
 
     def forward(
         self,
@@ -490,9 +489,9 @@ class GRU(_RecurrentBase):
         return torch.stack(outputs), [h]
 
     @torch.jit.unused
-    def _step(self, w_hh: Tensor, b_hh: Optional[Tensor]) -> Step:
-        w_hh_t = w_hh.t()
-        return lambda gx_t, state: [gru_step(gx_t, state[0], w_hh_t, b_hh)]
+    def _step(self) -> Step:
+        # b_hn sits inside the reset gate's product: the GRU step takes b_hh when the layer has one.
+        return lambda gx_t, state, weights: [gru_step(gx_t, state[0], weights[0].t(), weights[1] if len(weights) > 1 else None)]
 
     def forward(
         self, input: Tensor, hx: Optional[Tensor] = None, lengths: Optional[Tensor] = None

@@ -34,5 +34,11 @@ class SteppedRNNCell(RNNCell):
     @torch.jit.unused
     def _while_over_time(self, inputs: Tensor, h: Tensor) -> Tuple[Tensor, Tensor]:
         """``over_time`` as one ``while_loop`` over the time-major inputs, the same cell call per step."""
-        steps, last = while_scan(lambda x, state: [self.forward(x, state[0])], inputs.transpose(0, 1), [h], None)
+        names = [name for name, _ in self.named_parameters()]
+
+        def step(x: Tensor, state: List[Tensor], weights: List[Tensor]) -> List[Tensor]:
+            # The cell's own forward, on the weights the loop passes in (while_scan: no closures).
+            return [torch.func.functional_call(self, dict(zip(names, weights)), (x, state[0]))]
+
+        steps, last = while_scan(step, inputs.transpose(0, 1), [h], None, [p for _, p in self.named_parameters()])
         return steps.transpose(0, 1), last[0]
