@@ -21,12 +21,18 @@ Schema version 1 (every key always present):
   "parameters": [{"name", "default", "minimum", "maximum", "zero", "per_step"}]}``
   (``zoo.registry.Endpoint``; added in place: ``serve.endpoints`` reads a manifest without it
   as the graphs ``generate`` and ``decode`` were served before).
-  With an ONNX file: ``recurrent``, ``{"mode": "native" | "loop" | "as is", "layers": [...]}``,
+  With an ONNX file: ``recurrent``, ``{"mode": "native" | "loop" | "program", "layers": [...]}``
+  ("program": the dynamo exporter on the graph's torch.export program, its while_loops ONNX Loops),
   one entry per recurrent layer (``module``, ``layer`` class, ``implementation``,
   ``onnx_nodes``, ``direction``, ``replaced_by_twin`` and ``twin``, ``one_step`` where a
   generate/decode step runs as matrix products), checked against the file by ``zoo verify``;
   and for ``forward`` exported with ``--quantize int8``, ``int8``: its file, the method, its
-  integer operators and the float compute operators it kept.
+  integer operators and the float compute operators it kept. With ``--format pt2``, ``pt2``:
+  ``{"file", "loop": "while_loop" | null, "dynamic": [axis names], "layers": [...]}`` (each
+  recurrent layer, with the ``zoo.nn`` twin that replaced a ``torch.nn`` one); with ``--format
+  aoti``, ``aoti``: ``{"file", "device": "cpu", "compile_seconds"}`` or ``{"file": null,
+  "reason"}`` where AOTInductor failed. Loaders open these files by their fixed names
+  (``model.pt2``, ``NAME.pt2``, ``model.aoti.pt2``, ``NAME.aoti.pt2``), never by these fields.
 - ``state_pairs`` (``{"input", "output"}``: feed the output back to continue a sequence) and
   ``ragged`` (``{"lengths", "sequence"}``) of ``forward``.
 - ``files``: every other file of the bundle with sha256 and size, except ``parity.json``

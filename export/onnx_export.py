@@ -6,9 +6,9 @@ time; an extra graph is its declaration's wrapper (``ExtraGraph.wrapper``) scrip
 scripted model and exported as is, its loop over generated tokens an ONNX ``Loop`` with the
 trip count as an input. Before scripting, the
 recurrent layers are swapped for their export form (``exportable``): native ONNX RNN/LSTM/GRU
-nodes by default, or the literal ``Loop`` translation. ``dynamo`` (``torch.export``) unrolls
-Python loops at the example's length, so a model offers it only where no time loop runs in
-Python (``ModelSpec.onnx_exporters``).
+nodes by default, or the literal ``Loop`` translation. ``dynamo`` exports the graph's
+``torch.export`` program (``export.programs``, what ``model.pt2`` holds), whose time loops are
+``while_loop``s that become ONNX ``Loop``s with a dynamic trip count.
 """
 
 import io
@@ -95,7 +95,7 @@ def export_graph(
     gemm_step: Collection[str] = GEMM_STEP_KINDS,
 ) -> Tuple[onnx.ModelProto, List[Dict[str, Any]]]:
     """``graph`` of the eager float32 ``model`` as an ONNX model, traced at ``args``, and the
-    record of its recurrent layers (empty for the dynamo exporter, which sees the model as is).
+    record of its recurrent layers (for the dynamo exporter, the program's: one Loop per while_loop).
     ``gemm_step`` applies to the autoregressive graphs only: ``forward`` is all native nodes."""
     with warnings.catch_warnings(), torch.no_grad():
         # TorchScript's deprecation and the tracer's "converting a tensor to a Python value"
