@@ -20,21 +20,18 @@ import tempfile
 import time
 import traceback
 from pathlib import Path
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Optional
 
 from export import formats
 from export.bundle import export_bundle
 from export.onnx_export import EXPORTERS
 from export.parity import verify_bundle
+from export.programs import ProgramError
 from export.source import from_registry
 from zoo.registry import get_spec, list_models
 
 # Why a model does not offer an exporter (the table lists it rather than hiding it).
-_NOT_OFFERED = (
-    "torch.export unrolls a Python time loop at the traced length (zoo.nn layers, RNNCell loops, "
-    "generate/decode, and the char LMs and forecaster with manual=true) and fails on "
-    "pack_padded_sequence (the packed torch.nn classifiers)"
-)
+_NOT_OFFERED = "the model's spec does not list it (ModelSpec.onnx_exporters)"
 
 
 def run_model(name: str, exporter: str, device: str, out: Path, recurrent: str = "native", aoti: bool = True) -> Dict[str, Any]:
@@ -42,21 +39,27 @@ def run_model(name: str, exporter: str, device: str, out: Path, recurrent: str =
     row: Dict[str, Any] = {"model": name, "exporter": exporter}
     try:
         # Every format with the default exporter; another ONNX exporter changes the ONNX files only.
-        chosen = (formats.ALL + (",aoti" if aoti else "")) if exporter == "torchscript" else "onnx"
-        result = export_bundle(from_registry(name), out / f"{name}-{exporter}", format=chosen,
-                               exporter=exporter, verify=False, overwrite=True, recurrent=recurrent)  # fmt: skip
+        chosen = f"{formats.ALL},pt2" + (",aoti" if aoti else "") if exporter == "torchscript" else "onnx"
+        try:
+            result = export_bundle(from_registry(name), out / f"{name}-{exporter}", format=chosen,
+                                   exporter=exporter, verify=False, overwrite=True, recurrent=recurrent)  # fmt: skip
+        except ProgramError as exc:  # torch.export failed: the other formats still get their row
+            row["program_error"] = str(exc)
+            result = export_bundle(from_registry(name), out / f"{name}-{exporter}", format=formats.ALL,
+                                   exporter=exporter, verify=False, overwrite=True, recurrent=recurrent)  # fmt: skip
         report = verify_bundle(result.bundle, device)
         layers = result.manifest["graphs"]["forward"]["recurrent"]["layers"]
         row.update(
             status="pass" if report.passed else "FAIL",
-            formats=result.formats,
+            formats=formats.with_requirements(result.formats),
             ops={g: ops for g, ops in result.ops.items()},
             worst=report.worst(),
             comparisons=len(report.rows),
             failures=[f"{r.graph} {r.case} {r.runtime} {r.output}: {r.problem}" for r in report.failures()[:5]],
             skipped=report.skipped,
             layers=layers,
-            programs=_programs(result.manifest, report),
+            # The programs are the torchscript row's (another exporter's bundle holds only ONNX files).
+            programs=_programs(result.manifest, report, row.get("program_error")) if exporter == "torchscript" else {},
         )
     except Exception as exc:  # one model's failure must not hide the others'
         row.update(status="FAIL", error=f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}",
@@ -65,9 +68,11 @@ def run_model(name: str, exporter: str, device: str, out: Path, recurrent: str =
     return row
 
 
-def _programs(manifest: Dict[str, Any], report: Any) -> Dict[str, str]:
+def _programs(manifest: Dict[str, Any], report: Any, program_error: Optional[str] = None) -> Dict[str, str]:
     """The ``pt2`` and ``aoti`` cells: verified (worst error over the graphs, a time loop kept as a
     while_loop, AOTInductor's compile time), failed, or why there is none."""
+    if program_error:
+        return {"pt2": f"FAIL: {program_error}", "aoti": "no program to compile"}
     graphs = manifest["graphs"]
     worst, failed = report.worst(), {r.runtime for r in report.failures()}
     cells = {}
@@ -160,7 +165,7 @@ def main() -> int:
     if args.markdown:
         Path(args.markdown).write_text(table, encoding="utf-8")
     print(table)
-    return 0 if all(r["status"] in ("pass", "not offered") for r in rows) else 1
+    return 0 if all(r["status"] in ("pass", "not offered") and "program_error" not in r for r in rows) else 1
 
 
 if __name__ == "__main__":

@@ -5,18 +5,18 @@ examples, verification cases and the server endpoint that answers with it.
 Each wraps the scripted method in a module whose arguments are all tensors: the ONNX exporter
 takes tensors, not Python ints or floats, and so the method's loop becomes an ONNX ``Loop``
 whose trip count is an input. Under ``torch.export`` the wrapper runs the same loop written as a
-``torch._higher_order_ops.while_loop`` over tensors instead (``exported``): torch.export traces
+``while_loop`` over tensors instead (``exported``, ``zoo.nn.export_loop.module_while_loop``): torch.export traces
 Python, so ``int(steps)``, a Python ``for`` over it and branches on tensor values (greedy or not,
 every row done) cannot enter a program whose step count is an input.
 """
 
-from typing import Any, Callable, List, Tuple
+from typing import Any, Callable, List, Sequence, Tuple
 
 import torch
 from torch import Tensor, nn
-from torch._higher_order_ops.while_loop import while_loop
 from torch.utils._pytree import tree_map
 
+from zoo.nn.export_loop import module_while_loop
 from zoo.nn.sampling import next_state, sample_tokens_tensor, seed_streams_tensor, uniform
 from zoo.registry import Config, Endpoint, ExampleInputs, ExtraGraph, Parameter, TensorSpec
 
@@ -68,19 +68,20 @@ class GenerateGraph(nn.Module):
         logits, state = self.model(prefix, self.model.init_state(batch))
         tokens = prefix.new_zeros(batch, _length(steps))
 
-        def cond(i: Tensor, streams: Tensor, last: Tensor, state: Any, tokens: Tensor) -> Tensor:
-            return i < steps
+        def cond(carried: Tuple[Any, ...], given: Sequence[Tensor]) -> Tensor:
+            return carried[0] < given[0]
 
-        def body(i: Tensor, streams: Tensor, last: Tensor, state: Any, tokens: Tensor) -> Tuple[Any, ...]:
+        def body(carried: Tuple[Any, ...], given: Sequence[Tensor]) -> Tuple[Any, ...]:
+            i, streams, last, state, tokens = carried
             streams = next_state(streams)
-            token = sample_tokens_tensor(last, uniform(streams), temperature, top_k).unsqueeze(1)  # (B, 1)
+            token = sample_tokens_tensor(last, uniform(streams), given[1], given[2]).unsqueeze(1)  # (B, 1)
             logits, state = self.model(token, state)
             return i + 1, streams, logits[:, 0], _own(state), tokens.index_copy(1, i.view(1), token)
 
         start = torch.zeros((), dtype=torch.long, device=prefix.device)
         # contiguous: the carry must keep its strides, and a step's logits[:, 0] is contiguous.
         carried = (start, seed_streams_tensor(seed, batch), logits[:, -1].contiguous(), _own(state), tokens)
-        return while_loop(cond, body, carried)[-1]
+        return module_while_loop(self.model, cond, body, carried, (steps, temperature, top_k))[-1]
 
 
 class DecodeGraph(nn.Module):
@@ -103,16 +104,17 @@ class DecodeGraph(nn.Module):
         token, state, done = self.model.decode_start(src, src_lengths)
         tokens = src.new_full((src.size(0), _length(max_len)), self.model.pad_id)
 
-        def cond(i: Tensor, token: Tensor, state: Any, done: Tensor, tokens: Tensor) -> Tensor:
-            return (i < max_len) & ~done.all()
+        def cond(carried: Tuple[Any, ...], given: Sequence[Tensor]) -> Tensor:
+            return (carried[0] < given[0]) & ~carried[3].all()
 
-        def body(i: Tensor, token: Tensor, state: Any, done: Tensor, tokens: Tensor) -> Tuple[Any, ...]:
+        def body(carried: Tuple[Any, ...], given: Sequence[Tensor]) -> Tuple[Any, ...]:
+            i, token, state, done, tokens = carried
             chosen, state, done = self.model.decode_step(token, state, done)
             token = chosen.unsqueeze(1)  # (B, 1)
             return i + 1, token, _own(state), done, tokens.index_copy(1, i.view(1), token)
 
         start = torch.zeros((), dtype=torch.long, device=src.device)
-        return while_loop(cond, body, (start, token, _own(state), done, tokens))[-1]
+        return module_while_loop(self.model, cond, body, (start, token, _own(state), done, tokens), (max_len,))[-1]
 
 
 def _scalar(name: str, dtype: str, doc: str) -> TensorSpec:

@@ -10,10 +10,12 @@ Only export takes this path: eager and TorchScript keep their plain loops, and t
 module behind ``if not torch.jit.is_scripting():`` so that TorchScript never compiles it.
 """
 
-from typing import Callable, List, Optional, Tuple
+from typing import Any, Callable, List, Optional, Sequence, Tuple
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
+from torch.nn.utils.stateless import _reparametrize_module
+from torch.utils._pytree import tree_flatten, tree_unflatten
 
 CHUNK = 8  # steps per while_loop iteration (see while_scan)
 # (input gates of one step (B, G), states [h] or [h, c], the step's weights) -> the next states,
@@ -95,3 +97,40 @@ def while_scan(
     carried = (start, *[s.clone(memory_format=torch.contiguous_format) for s in state], out)
     final = torch.ops.higher_order.while_loop(cond, body, carried, tuple(operands))
     return final[-1][:steps], list(final[1:-1])
+
+
+@torch.jit.unused
+def module_while_loop(
+    module: nn.Module,
+    cond: Callable[[Any, Sequence[Tensor]], Tensor],
+    body: Callable[[Any, Sequence[Tensor]], Any],
+    carried: Any,
+    operands: Sequence[Tensor],
+) -> Any:
+    """``while cond(carried, operands): carried = body(carried, operands)``, where ``body`` may
+    call ``module`` (any method) and ``carried`` is a nest of tensors (an LSTM state is a pair).
+
+    The while_loop operator is called directly, as in ``while_scan``, so neither function may read
+    a tensor from its closure: ``operands`` holds the tensors they read, and ``module``'s
+    parameters and buffers are passed in as operands too and put back in place of its own while
+    ``body`` runs (``torch.nn.utils.stateless``), so the program keeps them as its parameters.
+    """
+    flat, spec = tree_flatten(carried)
+    named = [*module.named_parameters(), *module.named_buffers()]
+    names = [name for name, _ in named]
+    given = len(operands)
+
+    def split(args: Tuple[Tensor, ...]) -> Tuple[Any, Sequence[Tensor], Sequence[Tensor]]:
+        return tree_unflatten(list(args[: len(flat)]), spec), args[len(flat) : len(flat) + given], args[len(flat) + given :]
+
+    def cond_fn(*args: Tensor) -> Tensor:
+        state, extra, _ = split(args)
+        return cond(state, extra)
+
+    def body_fn(*args: Tensor) -> Tuple[Tensor, ...]:
+        state, extra, weights = split(args)
+        with _reparametrize_module(module, dict(zip(names, weights))):
+            return tuple(tree_flatten(body(state, extra))[0])
+
+    final = torch.ops.higher_order.while_loop(cond_fn, body_fn, tuple(flat), (*operands, *(t for _, t in named)))
+    return tree_unflatten(list(final), spec)
