@@ -14,6 +14,7 @@ import os
 import shutil
 import tempfile
 import time
+import warnings
 from pathlib import Path
 from typing import Any, Dict, Sequence
 
@@ -36,7 +37,9 @@ def compile_package(program_path: Path, target: Path) -> None:
     program = load_program(program_path)
     scratch = Path(tempfile.mkdtemp(prefix=".aoti-", dir=target.parent))
     try:
-        written = torch._inductor.aoti_compile_and_package(program, package_path=str(scratch / target.name))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FutureWarning)  # torch's own pytree deprecation, deep inside inductor
+            written = torch._inductor.aoti_compile_and_package(program, package_path=str(scratch / target.name))
         with place.naming(target):
             os.replace(written, target)
     finally:
@@ -47,7 +50,7 @@ class Aoti(ExportFormat):
     name = "aoti"
     summary = (
         "model.aoti.pt2 and NAME.aoti.pt2: the pt2 programs compiled by AOTInductor for this CPU, "
-        "loaded by torch::inductor::AOTIModelPackageLoader in C++ (not in --format all: minutes to compile)"
+        "loaded by torch::inductor::AOTIModelPackageLoader in C++ (not in --format all: a C++ compile per graph)"
     )
     requires = ("pt2",)
     runtimes = ("aoti",)

@@ -5,6 +5,7 @@ fails on a wrong expected output and refuses a bundle without the package. Two s
 feed-forward and one recurrent (its time loop a while_loop in the package); marked ``aoti``, as
 each package is a C++ compile of tens of seconds."""
 
+import json
 import shutil
 import subprocess
 from pathlib import Path
@@ -37,6 +38,16 @@ def vector_folders(bundle: Path) -> list:
 
 def numbered(folder: Path, kind: str) -> list:
     return [np.load(folder / f"{kind}_{i}.npy") for i in range(len(list(folder.glob(f"{kind}_*.npy"))))]
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_export_verified_the_package_on_the_whole_grid(aoti_bundles, name):
+    """`zoo export --format pt2,aoti` verified the package like any runtime (every case, every
+    graph) before putting the bundle in place."""
+    report = json.loads((aoti_bundles[name] / "parity.json").read_text())
+    assert report["summary"]["passed"]
+    cases = {row["case"] for row in report["rows"] if row["runtime"] == "aoti"}
+    assert cases == {row["case"] for row in report["rows"] if row["runtime"] == "pt2"} and len(cases) >= 7
 
 
 @pytest.mark.parametrize("name", MODELS)
