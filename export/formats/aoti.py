@@ -4,7 +4,8 @@ AOTInductor into a package of C++ shared objects for this machine's CPU.
 
 A package runs without Python: ``torch::inductor::AOTIModelPackageLoader`` in C++
 (``serve/cpp``, ``zoo_aoti_check``) and ``torch._inductor.aoti_load_package`` in Python, both
-taking the graph's inputs flat. Compiling takes tens of seconds per graph, so ``--format all``
+taking the graph's inputs flat. It checks its inputs' dtypes and shapes only with
+``AOTI_RUNTIME_CHECK_INPUTS=1`` in the environment (see ``INDUCTOR_CONFIGS``). Compiling takes tens of seconds per graph, so ``--format all``
 leaves this format out; ask for it by name (``--format aoti``, or a list such as
 ``--format torchscript,onnx,pt2,aoti``). A graph AOTInductor cannot compile is recorded with
 the error (``reason``) and the bundle's other formats are still written and verified.
@@ -27,6 +28,19 @@ from export.graphs import Graph
 from export.runtimes import Runner
 
 
+# A package checks its inputs' dtypes and shapes only when AOTI_RUNTIME_CHECK_INPUTS=1 is set where it
+# runs; without that it reads a wrong-sized or int32 input past its end. The zoo's loaders set it
+# (``check_inputs``, serve/cpp/aoti_main.cpp). With the checks on, the default lower bound of 2 on
+# every dynamic size would refuse batch 1 and time 1, which the programs take (Dim(min=1)).
+INDUCTOR_CONFIGS = {"aot_inductor.check_lowerbound": False}
+CHECK_INPUTS = "AOTI_RUNTIME_CHECK_INPUTS"
+
+
+def check_inputs() -> None:
+    """Turns on the packages' input checks in this process (read once, at a package's first run)."""
+    os.environ[CHECK_INPUTS] = "1"
+
+
 def package_file(graph: Graph) -> str:
     return "model.aoti.pt2" if graph.declaration is None else f"{graph.name}.aoti.pt2"
 
@@ -39,7 +53,9 @@ def compile_package(program_path: Path, target: Path) -> None:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", FutureWarning)  # torch's own pytree deprecation, deep inside inductor
-            written = torch._inductor.aoti_compile_and_package(program, package_path=str(scratch / target.name))
+            written = torch._inductor.aoti_compile_and_package(
+                program, package_path=str(scratch / target.name), inductor_configs=INDUCTOR_CONFIGS
+            )
         with place.naming(target):
             os.replace(written, target)
     finally:
@@ -49,7 +65,7 @@ def compile_package(program_path: Path, target: Path) -> None:
 class Aoti(ExportFormat):
     name = "aoti"
     summary = (
-        "model.aoti.pt2 and NAME.aoti.pt2: the pt2 programs compiled by AOTInductor for this CPU, "
+        "model.aoti.pt2 and NAME.aoti.pt2 (with the pt2 programs they are made from): compiled by AOTInductor for this CPU, "
         "loaded by torch::inductor::AOTIModelPackageLoader in C++ (not in --format all: a C++ compile per graph)"
     )
     requires = ("pt2",)
@@ -99,5 +115,6 @@ class _Packages:
             return {}
         if graph.name not in self.loaded:
             # A fixed name, never a path from the manifest (check_files vouched for the listed files).
+            check_inputs()
             self.loaded[graph.name] = torch._inductor.aoti_load_package(str(self.bundle / package_file(graph)))
         return {"aoti": runtimes.program_runner(self.loaded[graph.name], template, "cpu")}

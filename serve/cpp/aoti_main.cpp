@@ -5,7 +5,10 @@
 // test vector to it and compares the outputs as zoo_check does (check.h): prints the largest
 // error, exits 1 on a mismatch, 2 on bad usage, a bundle without the package or one that does
 // not load. The package takes the graph's inputs flat, in the order of the input_I.npy files,
-// and returns its outputs flat, so no schema is needed to nest them.
+// and returns its outputs flat, so no schema is needed to nest them. The package checks its
+// inputs' dtypes and shapes only with AOTI_RUNTIME_CHECK_INPUTS=1 in the environment (without it
+// a wrong-sized or int32 input is read past its end), so this loader sets it unless the caller did.
+#include <cstdlib>
 #include <filesystem>
 #include <iostream>
 #include <memory>
@@ -19,18 +22,27 @@
 namespace fs = std::filesystem;
 
 int main(int argc, char** argv) {
+  setenv("AOTI_RUNTIME_CHECK_INPUTS", "1", /*overwrite=*/0);
   zoo::Options options;
   std::unique_ptr<torch::inductor::AOTIModelPackageLoader> loader;
   try {
     options = zoo::parse_options(argc, argv);
-    auto package = fs::path(options.bundle) / "model.aoti.pt2";
-    if (!fs::exists(package)) {
-      std::cerr << "error: " << options.bundle << " has no model.aoti.pt2; export it with `zoo export MODEL --format aoti`\n";
-      return 2;
-    }
-    loader = std::make_unique<torch::inductor::AOTIModelPackageLoader>(package.string());
   } catch (const std::exception& error) {
     std::cerr << "error: " << error.what() << "\nusage: zoo_aoti_check BUNDLE [--atol 1e-5] [--rtol 1e-4]\n";
+    return 2;
+  }
+  auto package = fs::path(options.bundle) / "model.aoti.pt2";
+  if (!fs::exists(package)) {
+    std::cerr << "error: " << options.bundle << " has no model.aoti.pt2; export it with `zoo export MODEL --format aoti`\n";
+    return 2;
+  }
+  try {
+    loader = std::make_unique<torch::inductor::AOTIModelPackageLoader>(package.string());
+  } catch (const c10::Error& error) {  // one line: c10's message without its backtrace
+    std::cerr << "error: " << package.string() << " does not load: " << error.what_without_backtrace() << "\n";
+    return 2;
+  } catch (const std::exception& error) {
+    std::cerr << "error: " << package.string() << " does not load: " << error.what() << "\n";
     return 2;
   }
   return zoo::check_vectors(options, [&loader](const std::vector<at::Tensor>& inputs) { return loader->run(inputs); });

@@ -97,6 +97,9 @@ int check_vectors(const Options& options, const Run& run) {
       auto inputs = read_numbered(folder, "input");
       auto expected = read_numbered(folder, "output");
       all_ok = compare(run(inputs), expected, options, worst) && all_ok;
+    } catch (const c10::Error& error) {  // c10's message without its backtrace
+      std::cout << "  FAILED: " << std::string(error.what_without_backtrace()).substr(0, 300) << "\n";
+      all_ok = false;
     } catch (const std::exception& error) {
       std::cout << "  FAILED: " << std::string(error.what()).substr(0, 300) << "\n";
       all_ok = false;

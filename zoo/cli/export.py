@@ -51,7 +51,7 @@ def export_command(
     format: Annotated[str, typer.Option("--format", help=formats.help_text())] = formats.ALL,
     out: Annotated[Optional[Path], typer.Option(help="Bundle directory (default artifacts/MODEL).")] = None,
     opset: Annotated[int, typer.Option(min=13, help="ONNX opset.")] = 17,
-    exporter: Annotated[str, typer.Option(help="ONNX exporter: auto, torchscript (keeps loops dynamic) or dynamo (loop-free models).")] = "auto",
+    exporter: Annotated[str, typer.Option(help="ONNX exporter: auto (torchscript), torchscript (the scripted model, recurrent layers as native ONNX nodes) or dynamo (the graph's torch.export program, time loops as ONNX Loops).")] = "auto",
     verify: Annotated[bool, typer.Option("--verify/--no-verify", help="Verify the bundle on the CPU before it replaces --out.")] = True,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace the bundle (or Triton model folder) in --out; nothing else is replaced.")] = False,
     keep_failed: Annotated[bool, typer.Option("--keep-failed", help="Keep a bundle that fails verification in OUT.failed (--format triton: REPO.MODEL.failed).")] = False,

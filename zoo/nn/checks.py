@@ -11,7 +11,8 @@ n_outputs=0"), even on a branch that only raises.
 Under ``torch.export`` the value checks cannot branch on a tensor's values (export fails with
 ``GuardOnDataDependentSymNode``); there they become runtime asserts that the exported program
 keeps, in ``ep.module()`` and in an AOTInductor package alike. A bad value then raises
-``RuntimeError`` with torch's text (``Expected u0 >= 1 but received 0``), not the message below.
+``RuntimeError`` with torch's text, not the message below (``ep.module()``: ``Runtime assertion
+failed for expression u2 >= 1``; a package: ``Expected u0 >= 1 but received 0``).
 """
 
 from typing import List
