@@ -127,7 +127,7 @@ def export_bundle(
     asked = formats.resolve(format)
     graphs = graphs_of(source.spec, source.config)
     plan = Plan(formats=asked, graphs=list(graphs), exporters={}, opset=opset, verify=verify,
-                say=progress or (lambda message: None), recurrent=recurrent, quantize=quantize)  # fmt: skip
+                say=progress or (lambda message: None), recurrent=recurrent, quantize=quantize, exporter=exporter)  # fmt: skip
     written = formats.with_requirements(asked)
     for name, each in formats.FORMATS.items():
         each.check(plan, name in written)

@@ -33,6 +33,7 @@ class Plan:
     say: Callable[[str], None]
     recurrent: str = "native"  # "native" or "loop" (``onnx_export.exportable``)
     quantize: Optional[str] = None  # "int8": also model.int8.onnx
+    exporter: str = "auto"  # the ONNX exporter asked for (``exporters`` holds what each graph got)
 
 
 @dataclass(frozen=True)

@@ -37,6 +37,12 @@ class Onnx(ExportFormat):
             raise ValueError(f"unknown --quantize {plan.quantize!r}; choose {', '.join(QUANTIZE)}")
         if plan.quantize is not None and not chosen:
             raise ValueError(f"--quantize {plan.quantize} quantizes the ONNX graph; add --format onnx or all")
+        # Options that shape only the ONNX files would otherwise be ignored without a word (a
+        # pt2 program is always torch.export's, whatever the ONNX exporter).
+        if plan.exporter != "auto" and not chosen:
+            raise ValueError(f"--exporter {plan.exporter} chooses how the ONNX files are made; add --format onnx or all")
+        if plan.recurrent != "native" and not chosen:
+            raise ValueError(f"--recurrent {plan.recurrent} chooses how the ONNX files hold recurrent layers; add --format onnx or all")
 
     def write(self, job: Job) -> GraphFields:
         plan, fields = job.plan, {}

@@ -94,6 +94,8 @@ def test_unknown_model_name():
         (["--recurrent", "scan"], "unknown --recurrent 'scan'; choose native or loop"),
         (["--quantize", "int4"], "unknown --quantize 'int4'; choose int8"),
         (["--quantize", "int8", "--format", "torchscript"], "--quantize int8 quantizes the ONNX graph; add --format onnx or all"),
+        (["--exporter", "dynamo", "--format", "pt2"], "--exporter dynamo chooses how the ONNX files are made; add --format onnx or all"),
+        (["--recurrent", "loop", "--format", "aoti"], "--recurrent loop chooses how the ONNX files hold recurrent layers; add --format onnx or all"),
     ],
 )
 def test_bad_export_options_fail_with_one_line(options, message, tmp_path):
