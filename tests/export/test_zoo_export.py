@@ -1,7 +1,7 @@
-"""Every registered model: `zoo export NAME --format all,pt2` then `zoo verify` passes on ORT CPU
-and on the torch.export programs, and the bundle holds what the loaders read. The dynamo exporter
-is checked on a few models (every one under `-m exhaustive`). No exclusions. Then how a
-verification reads on the command line."""
+"""Every registered model: `zoo export NAME --format all` then `zoo verify` passes on ORT CPU,
+and the bundle holds what the loaders read (the torch.export programs: test_programs_zoo.py). The
+dynamo exporter is checked on a few models (every one under `-m exhaustive`). No exclusions. Then
+how a verification reads on the command line."""
 
 import json
 import re
@@ -48,7 +48,7 @@ def bundles(tmp_path_factory):
 
     def get(name):
         if name not in made:
-            made[name] = export_bundle(from_registry(name), root / name, format="all,pt2")
+            made[name] = export_bundle(from_registry(name), root / name, format="all")
         return made[name]
 
     return get
@@ -63,7 +63,7 @@ def test_export_all_then_verify_passes(bundles, name):
     assert again is not None and again.passed, again.failures()[:3]
     assert read_manifest(result.bundle)["parity"]["comparisons"] == len(again.rows)
     runtimes = {row.runtime for row in again.rows}
-    assert {"eager-fp32", "torchscript", "onnxruntime-cpu", "onnx-reference", "pt2"} <= runtimes
+    assert {"eager-fp32", "torchscript", "onnxruntime-cpu", "onnx-reference"} <= runtimes
     cases = {row.case for row in again.rows if row.graph == "forward"}
     spec = zoo.get_spec(name)
     signature = spec.signature(spec.make_config())
@@ -81,10 +81,10 @@ def test_export_all_then_verify_passes(bundles, name):
 def test_bundle_holds_manifest_weights_models_vectors_and_report(bundles, name):
     bundle = bundles(name).bundle
     manifest = read_manifest(bundle)
-    for required in ("manifest.json", "weights.safetensors", "model.pt", "model.onnx", "model.pt2", "parity.json"):
+    for required in ("manifest.json", "weights.safetensors", "model.pt", "model.onnx", "parity.json"):
         assert (bundle / required).is_file(), required
     assert manifest["model"]["name"] == name and manifest["parity"]["passed"] is True
-    assert manifest["export"]["formats"] == ["torchscript", "onnx", "triton", "pt2"]
+    assert manifest["export"]["formats"] == ["torchscript", "onnx", "triton"]
     for relative, entry in manifest["files"].items():
         assert sha256(bundle / relative) == entry["sha256"], relative
     assert {"model.pt", "model.onnx", "weights.safetensors"} <= set(manifest["files"])
