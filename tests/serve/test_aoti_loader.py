@@ -16,7 +16,6 @@ import pytest
 import torch
 
 from export.bundle import export_bundle
-from export.formats import aoti
 from export.source import from_registry
 
 pytestmark = pytest.mark.aoti
@@ -81,30 +80,6 @@ def test_cpp_aoti_loader_refuses_a_bundle_without_the_package(aoti_loader, aoti_
     result = subprocess.run([str(aoti_loader), str(bundle)], capture_output=True, text=True)
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [f"error: {bundle} has no model.aoti.pt2; export it with `zoo export MODEL --format aoti`"]
-
-
-def test_cpp_aoti_loader_refuses_an_input_of_the_wrong_dtype(aoti_loader, aoti_bundles, tmp_path):
-    """hello-rnncell's token ids saved as float64: the package's input checks (which the loader
-    turns on) refuse them, where without the checks it would read the buffer as int64 ids."""
-    bundle = tmp_path / "hello-rnncell"
-    shutil.copytree(aoti_bundles["hello-rnncell"], bundle)
-    path = bundle / "test_data_set_1" / "input_0.npy"
-    np.save(path, np.load(path).astype(np.float64))
-    result = subprocess.run([str(aoti_loader), str(bundle)], capture_output=True, text=True)
-    assert result.returncode == 1, result.stdout + result.stderr
-    assert "FAILED: " in result.stdout and "dtype" in result.stdout, result.stdout
-
-
-def test_python_package_checks_its_inputs_and_takes_batch_and_time_one(aoti_bundles):
-    """With the checks on (as zoo's loaders run a package), a wrong feature size is a
-    RuntimeError, and the packages still take batch 1 x time 1 (compiled without the lower bound
-    of 2 that AOTInductor puts on dynamic sizes by default)."""
-    aoti.check_inputs()
-    package = torch._inductor.aoti_load_package(str(aoti_bundles["hello-rnncell"] / "model.aoti.pt2"))
-    logits, state = package(torch.tensor([[2]]), torch.zeros(1, 4))
-    assert logits.shape == (1, 1, 4) and state.shape == (1, 4)
-    with pytest.raises(RuntimeError):
-        package(torch.tensor([[2, 1, 0]]), torch.zeros(1, 5))  # a state of 5 units for a 4-unit cell
 
 
 @pytest.mark.parametrize("name", MODELS)
