@@ -4,9 +4,9 @@ AOTInductor into a package of C++ shared objects for this machine's CPU.
 
 A package runs without Python: ``torch::inductor::AOTIModelPackageLoader`` in C++
 (``serve/cpp``, ``zoo_aoti_check``) and ``torch._inductor.aoti_load_package`` in Python, both
-taking the graph's inputs flat. It does not check their shapes or dtypes (see below). Compiling takes tens of seconds per graph, so ``--format all``
-leaves this format out; ask for it by name (``--format aoti``, or a list such as
-``--format torchscript,onnx,pt2,aoti``). A graph AOTInductor cannot compile is recorded with
+taking the graph's inputs flat. It does not check their shapes or dtypes (see below).
+Compiling takes 6-44 s per model here, so ``--format all`` leaves this format out; ask for it by
+name (``--format aoti``, or a list such as ``--format torchscript,onnx,pt2,aoti``). A graph AOTInductor cannot compile is recorded with
 the error (``reason``) and the bundle's other formats are still written and verified.
 """
 
