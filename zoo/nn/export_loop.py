@@ -54,10 +54,8 @@ def while_scan(
     input"), so each write copies the whole buffer: one write per CHUNK steps makes that quadratic
     cost CHUNK times smaller. The steps past T in the last chunk keep the state and write to spare rows.
 
-    The higher-order operator is called directly, with every tensor the loop reads passed in as an
-    operand, rather than through ``while_loop``, which traces the body with Dynamo on each call:
-    this way export takes about half the time. So the body may read no tensor or symbolic size
-    from its closure: the time length is read off ``xs`` inside.
+    It runs through ``operand_while_loop``: the body reads no tensor or symbolic size from its
+    closure, so the weights come in as operands and the time length is read off ``xs`` inside.
     """
     h = state[0]
     steps = xs.size(0)
@@ -70,33 +68,60 @@ def while_scan(
     out = h.new_zeros([steps + CHUNK, h.size(0), h.size(1)])
     start = torch.zeros((), dtype=torch.int64, device=xs.device)
     offsets = torch.arange(CHUNK, device=xs.device)
-    count = len(state)
     operands = [xs, offsets, *weights] + ([] if mask is None else [mask])
 
-    def cond(i: Tensor, *rest: Tensor) -> Tensor:
-        return i < rest[count + 1].size(0)  # rest: states, buffer, then the operands (xs first)
+    def cond(carried: Tuple[Any, ...], given: Sequence[Tensor]) -> Tensor:
+        return carried[0] < given[0].size(0)
 
-    def body(i: Tensor, *rest: Tensor) -> Tuple[Tensor, ...]:
-        old, written = list(rest[:count]), rest[count]
-        inputs, offsets = rest[count + 1], rest[count + 2]
-        given = list(rest[count + 3 : count + 3 + len(weights)])
+    def body(carried: Tuple[Any, ...], given: Sequence[Tensor]) -> Tuple[Any, ...]:
+        i, old, written = carried
+        inputs, offsets, own = given[0], given[1], list(given[2 : 2 + len(weights)])
         at = i + offsets  # (CHUNK,): the steps of this chunk, the last one's may pass T
         inside = at < inputs.size(0)
         read = torch.where(inside, at, inputs.size(0) - 1)  # a step past T reads the last one, and is not kept
         chunk = inputs.index_select(0, read)
         keeps = inside.view(CHUNK, 1, 1)
         if mask is not None:
-            keeps = rest[-1].index_select(0, read) & keeps
+            keeps = given[-1].index_select(0, read) & keeps
         outputs = []
         for k in range(CHUNK):
-            new = step(chunk[k], old, given)
+            new = step(chunk[k], old, own)
             outputs.append(new[0])
             old = [torch.where(keeps[k], n, o) for n, o in zip(new, old)]
-        return (i + CHUNK, *old, written.index_copy(0, at, torch.stack(outputs)))
+        return i + CHUNK, old, written.index_copy(0, at, torch.stack(outputs))
 
-    carried = (start, *[s.clone(memory_format=torch.contiguous_format) for s in state], out)
-    final = torch.ops.higher_order.while_loop(cond, body, carried, tuple(operands))
-    return final[-1][:steps], list(final[1:-1])
+    carried = (start, [s.clone(memory_format=torch.contiguous_format) for s in state], out)
+    _, final, written = operand_while_loop(cond, body, carried, operands)
+    return written[:steps], final
+
+
+@torch.jit.unused
+def operand_while_loop(
+    cond: Callable[[Any, Sequence[Tensor]], Tensor],
+    body: Callable[[Any, Sequence[Tensor]], Any],
+    carried: Any,
+    operands: Sequence[Tensor],
+) -> Any:
+    """``while cond(carried, operands): carried = body(carried, operands)``, ``carried`` a nest of
+    tensors (an LSTM state is a pair), through the while_loop operator itself.
+
+    The operator is called directly rather than through ``while_loop``, which traces the body
+    with Dynamo on each call: this way export takes about half the time. So neither function may
+    read a tensor or a symbolic size from its closure: ``operands`` holds every tensor they read.
+    """
+    flat, spec = tree_flatten(carried)
+
+    def split(args: Tuple[Tensor, ...]) -> Tuple[Any, Sequence[Tensor]]:
+        return tree_unflatten(list(args[: len(flat)]), spec), args[len(flat) :]
+
+    def cond_fn(*args: Tensor) -> Tensor:
+        return cond(*split(args))
+
+    def body_fn(*args: Tensor) -> Tuple[Tensor, ...]:
+        return tuple(tree_flatten(body(*split(args)))[0])
+
+    final = torch.ops.higher_order.while_loop(cond_fn, body_fn, tuple(flat), tuple(operands))
+    return tree_unflatten(list(final), spec)
 
 
 @torch.jit.unused
@@ -107,30 +132,17 @@ def module_while_loop(
     carried: Any,
     operands: Sequence[Tensor],
 ) -> Any:
-    """``while cond(carried, operands): carried = body(carried, operands)``, where ``body`` may
-    call ``module`` (any method) and ``carried`` is a nest of tensors (an LSTM state is a pair).
-
-    The while_loop operator is called directly, as in ``while_scan``, so neither function may read
-    a tensor from its closure: ``operands`` holds the tensors they read, and ``module``'s
+    """``operand_while_loop`` whose ``body`` may call ``module`` (any method): ``module``'s
     parameters and buffers are passed in as operands too and put back in place of its own while
     ``body`` runs (``torch.nn.utils.stateless``), so the program keeps them as its parameters.
     """
-    flat, spec = tree_flatten(carried)
     named = [*module.named_parameters(), *module.named_buffers()]
     names = [name for name, _ in named]
     given = len(operands)
 
-    def split(args: Tuple[Tensor, ...]) -> Tuple[Any, Sequence[Tensor], Sequence[Tensor]]:
-        return tree_unflatten(list(args[: len(flat)]), spec), args[len(flat) : len(flat) + given], args[len(flat) + given :]
+    def with_weights(carried: Any, extra: Sequence[Tensor]) -> Any:
+        with _reparametrize_module(module, dict(zip(names, extra[given:]))):
+            return body(carried, extra[:given])
 
-    def cond_fn(*args: Tensor) -> Tensor:
-        state, extra, _ = split(args)
-        return cond(state, extra)
-
-    def body_fn(*args: Tensor) -> Tuple[Tensor, ...]:
-        state, extra, weights = split(args)
-        with _reparametrize_module(module, dict(zip(names, weights))):
-            return tuple(tree_flatten(body(state, extra))[0])
-
-    final = torch.ops.higher_order.while_loop(cond_fn, body_fn, tuple(flat), (*operands, *(t for _, t in named)))
-    return tree_unflatten(list(final), spec)
+    return operand_while_loop(lambda carried, extra: cond(carried, extra[:given]), with_weights, carried,
+                              (*operands, *(t for _, t in named)))  # fmt: skip
