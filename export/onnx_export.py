@@ -21,6 +21,7 @@ import onnx
 import torch
 from torch import nn
 
+from export.errors import one_line
 from export.graphs import Args, Graph, method_module
 from export.native_layers import with_native_layers
 from export.programs import example_args, export_program
@@ -129,8 +130,7 @@ def _from_program(model: nn.Module, graph: Graph, opset: int) -> Tuple[onnx.Mode
         # checks' ReduceMin ("Unrecognized attribute: noop_with_empty_axes"). The manifest says which.
         onnx_program = torch.onnx.export(program, args, dynamo=True, opset_version=max(opset, DYNAMO_OPSET), verbose=False, **_names(graph))
     except Exception as exc:  # the exporter raises many types; its first line says what failed
-        first = next((line for line in str(exc).splitlines() if line.strip()), type(exc).__name__)
-        raise ExportError(f"the dynamo exporter failed on {graph.name}'s program: {type(exc).__name__}: {first}") from exc
+        raise ExportError(f"the dynamo exporter failed on {graph.name}'s program: {one_line(exc)}") from exc
     finally:
         logger.setLevel(level)
     for layer in layers:  # each while_loop becomes one ONNX Loop

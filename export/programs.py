@@ -19,6 +19,7 @@ from typing import Any, Dict, List, Optional, Tuple
 import torch
 from torch import Tensor, nn
 
+from export.errors import one_line
 from export.graphs import Graph
 from export.native_layers import STEPPED_CELL, recurrent_layers
 from export.twins import BatchFirstLSTM, BatchFirstRNN, TWINS, twin_of
@@ -112,8 +113,7 @@ def export_program(model: nn.Module, graph: Graph) -> Tuple[torch.export.Exporte
         try:
             program = torch.export.export(module_of(exported, graph), args, dynamic_shapes=dynamic_shapes(graph, args))
         except Exception as exc:  # torch.export raises many types; the message is what helps
-            first = next((line for line in str(exc).splitlines() if line.strip()), type(exc).__name__)
-            raise ProgramError(f"torch.export of {graph.name} failed: {type(exc).__name__}: {first}") from exc
+            raise ProgramError(f"torch.export of {graph.name} failed: {one_line(exc)}") from exc
         finally:
             logger.setLevel(level)
     return program, records

@@ -24,6 +24,7 @@ from typing import Any, Dict, List, Optional
 
 from export import formats
 from export.bundle import export_bundle
+from export.errors import one_line
 from export.onnx_export import EXPORTERS
 from export.parity import verify_bundle
 from export.programs import ProgramError
@@ -62,8 +63,7 @@ def run_model(name: str, exporter: str, device: str, out: Path, recurrent: str =
             programs=_programs(result.manifest, report, row.get("program_error")) if exporter == "torchscript" else {},
         )
     except Exception as exc:  # one model's failure must not hide the others'
-        row.update(status="FAIL", error=f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}",
-                   trace=traceback.format_exc(limit=3))  # fmt: skip
+        row.update(status="FAIL", error=one_line(exc), trace=traceback.format_exc(limit=3))
     row["seconds"] = round(time.perf_counter() - start, 1)
     return row
 

@@ -21,6 +21,7 @@ from typing import Any, Dict, Sequence
 import torch
 
 from export import place, runtimes
+from export.errors import one_line
 from export.formats.base import ExportFormat, GraphFields, Job
 from export.formats.pt2 import load_program, program_file
 from export.graphs import Graph
@@ -73,8 +74,7 @@ class Aoti(ExportFormat):
             try:
                 compile_package(job.folder / program_file(graph), target)
             except Exception as exc:  # inductor raises many types; the table reports each failure
-                first = next((line for line in str(exc).splitlines() if line.strip()), "")
-                fields[graph.name] = {"aoti": {"file": None, "reason": f"AOTInductor failed: {type(exc).__name__}: {first}"}}
+                fields[graph.name] = {"aoti": {"file": None, "reason": f"AOTInductor failed: {one_line(exc)}"}}
                 continue
             seconds = round(time.perf_counter() - start, 1)
             fields[graph.name] = {"aoti": {"file": target.name, "device": "cpu", "compile_seconds": seconds}}
