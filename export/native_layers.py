@@ -323,8 +323,7 @@ def with_native_layers(model: nn.Module, gemm_step: Collection[str] = ()) -> Tup
         records.append({**_describe(path, cell, "rnn", 1, 1, False), "layer": STEPPED_CELL})
         if not path:  # the model is the cell
             return NativeSteppedRNNCell(cell).eval(), records
-        parent_path, _, name = path.rpartition(".")
-        setattr(copied.get_submodule(parent_path) if parent_path else copied, name, NativeSteppedRNNCell(cell))
+        copied.set_submodule(path, NativeSteppedRNNCell(cell))
     for path, module, layer, kind in recurrent_layers(copied):
         packed = module is not layer
         replacement = (NativeLSTM if kind == "lstm" else NativeRNN)(layer, kind, kind in gemm_step)
@@ -333,6 +332,5 @@ def with_native_layers(model: nn.Module, gemm_step: Collection[str] = ()) -> Tup
             records[-1]["one_step"] = "plain matrix products (ONNX If on a time axis of 1)"
         if not path:  # the model is the layer (the manual-* encoders)
             return replacement.eval(), records
-        parent_path, _, name = path.rpartition(".")
-        setattr(copied.get_submodule(parent_path) if parent_path else copied, name, replacement)
+        copied.set_submodule(path, replacement)
     return copied.eval(), records

@@ -22,8 +22,7 @@ from torch import Tensor, nn
 from export.errors import one_line
 from export.graphs import Graph
 from export.native_layers import STEPPED_CELL, recurrent_layers
-from export.twins import BatchFirstLSTM, BatchFirstRNN, TWINS, twin_of
-from zoo.nn.packed import PackedLSTM
+from export.twins import TWINS, twin_in_place_of
 from zoo.nn.stepped import SteppedRNNCell
 
 LOOP = "while_loop"  # what every time loop becomes in a program (torch._higher_order_ops)
@@ -60,16 +59,12 @@ def exportable(model: nn.Module) -> Tuple[nn.Module, List[Dict[str, Any]]]:
         if type(layer) not in TWINS:  # a zoo.nn layer already
             records.append(_record(path, layer, None))
             continue
-        if module is not layer:  # behind PackedRNN/PackedLSTM: keeps its ``layer.*`` names
-            replacement: nn.Module = (BatchFirstLSTM if isinstance(module, PackedLSTM) else BatchFirstRNN)(layer)
-        else:
-            replacement = twin_of(layer, batch_first=layer.batch_first)
+        replacement = twin_in_place_of(module, layer).eval()
         records.append({**_record(path, layer, f"zoo.nn.{TWINS[type(layer)].__name__}"),
                         "layer": f"torch.nn.{type(layer).__name__}" + (" (packed)" if module is not layer else "")})  # fmt: skip
         if not path:
-            return replacement.eval(), records
-        parent, _, name = path.rpartition(".")
-        setattr(copied.get_submodule(parent) if parent else copied, name, replacement.eval())
+            return replacement, records
+        copied.set_submodule(path, replacement)
     return copied, records
 
 

@@ -77,6 +77,15 @@ class BatchFirstLSTM(nn.Module):
         return output.permute(1, 0, 2), state
 
 
+def twin_in_place_of(module: nn.Module, layer: nn.Module) -> nn.Module:
+    """The ``zoo.nn`` twin to put where ``module`` is: behind ``PackedRNN``/``PackedLSTM``
+    (``module`` is not ``layer``) the batch-first wrapper over a time-first twin, which keeps the
+    ``layer.*`` parameter names; a bare ``torch.nn`` layer's twin with its own ``batch_first``."""
+    if module is not layer:
+        return (BatchFirstLSTM if isinstance(module, PackedLSTM) else BatchFirstRNN)(layer)
+    return twin_of(layer, batch_first=layer.batch_first)
+
+
 def _record(path: str, layer: nn.Module, implementation: str, nodes: List[str], twin: Optional[str]) -> Dict[str, Any]:
     cls = type(layer)
     return {
@@ -107,9 +116,7 @@ def with_exportable_layers(model: nn.Module) -> Tuple[nn.Module, List[Dict[str, 
         packed = module is not layer
         loops = ["Loop"] * layer.num_layers * (2 if layer.bidirectional else 1)
         if packed:
-            replacement = (BatchFirstLSTM if isinstance(module, PackedLSTM) else BatchFirstRNN)(module.layer)
-            parent = twin.get_submodule(name.rpartition(".")[0]) if "." in name else twin
-            setattr(parent, name.rpartition(".")[2], replacement)
+            twin.set_submodule(name, twin_in_place_of(module, layer))
             records.append(_record(name, layer, "loop", loops, f"zoo.nn.{TWINS[type(layer)].__name__}"))
         elif isinstance(layer, tuple(TWINS.values())):
             records.append(_record(name, layer, "loop", loops, None))
